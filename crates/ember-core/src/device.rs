@@ -1,0 +1,44 @@
+//! Devices are runtime values (DESIGN rule 3): one `Tensor` type for every device.
+
+use crate::error::{Error, Result};
+use std::fmt;
+
+/// Where a tensor's storage lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    /// An NVIDIA GPU by ordinal.
+    Cuda(usize),
+}
+
+impl Device {
+    /// The GPU with the given ordinal. Using it fails with a clear error when this build or this
+    /// machine has no CUDA.
+    pub fn cuda(ordinal: usize) -> Device {
+        Device::Cuda(ordinal)
+    }
+
+    /// Fails unless the device can be used in this process.
+    pub fn check_available(self, op: &'static str) -> Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            Device::Cuda(i) => Err(Error::Device {
+                op,
+                msg: format!(
+                    "cuda:{i} is not available: no CUDA driver found (this build of ember has no \
+                     CUDA backend enabled)"
+                ),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}

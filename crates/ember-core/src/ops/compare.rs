@@ -1,0 +1,242 @@
+//! Comparisons, logical ops, `where`, `masked_fill`, `isnan`/`isinf`: ops whose results are
+//! bool masks (not differentiable), plus the selection ops built on masks (differentiable).
+
+use crate::autograd::{needs_grad, record};
+use crate::cpu::elementwise::{map1, map2};
+use crate::dtype::{DType, Elem};
+use crate::error::{dtype_err, Result};
+use crate::shape::broadcast_shapes;
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Compare {
+    fn name(self) -> &'static str {
+        match self {
+            Compare::Eq => "eq",
+            Compare::Ne => "ne",
+            Compare::Lt => "lt",
+            Compare::Le => "le",
+            Compare::Gt => "gt",
+            Compare::Ge => "ge",
+        }
+    }
+}
+
+fn cmp_kernel<T: Copy + PartialOrd + Send + Sync>(
+    op: Compare,
+    a: &[T],
+    la: &crate::shape::Layout,
+    b: &[T],
+    lb: &crate::shape::Layout,
+) -> Vec<bool> {
+    match op {
+        Compare::Eq => map2(a, la, b, lb, |x, y| x == y),
+        Compare::Ne => map2(a, la, b, lb, |x, y| x != y),
+        Compare::Lt => map2(a, la, b, lb, |x, y| x < y),
+        Compare::Le => map2(a, la, b, lb, |x, y| x <= y),
+        Compare::Gt => map2(a, la, b, lb, |x, y| x > y),
+        Compare::Ge => map2(a, la, b, lb, |x, y| x >= y),
+    }
+}
+
+impl Tensor {
+    /// Elementwise comparison with broadcasting; returns a bool tensor.
+    pub fn compare(&self, other: &Tensor, op: Compare) -> Result<Tensor> {
+        crate::ops::check_same_device(op.name(), self, other)?;
+        let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
+        let d = DType::promote(self.dtype(), other.dtype());
+        let (a, b) = (self.to_dtype(d)?.detach(), other.to_dtype(d)?.detach());
+        let la = a.layout().broadcast_to(op.name(), &shape)?;
+        let lb = b.layout().broadcast_to(op.name(), &shape)?;
+        let (ga, gb) = (a.read(), b.read());
+        let out = match (&*ga, &*gb) {
+            (CpuStorage::F32(x), CpuStorage::F32(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::F64(x), CpuStorage::F64(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::F16(x), CpuStorage::F16(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::BF16(x), CpuStorage::BF16(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::I64(x), CpuStorage::I64(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::I32(x), CpuStorage::I32(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::U8(x), CpuStorage::U8(y)) => cmp_kernel(op, x, &la, y, &lb),
+            (CpuStorage::Bool(x), CpuStorage::Bool(y)) => cmp_kernel(op, x, &la, y, &lb),
+            _ => unreachable!("both sides were cast to {d}"),
+        };
+        Ok(Tensor::from_storage(CpuStorage::Bool(out), &shape))
+    }
+
+    pub fn eq(&self, o: &Tensor) -> Result<Tensor> {
+        self.compare(o, Compare::Eq)
+    }
+    pub fn ne(&self, o: &Tensor) -> Result<Tensor> {
+        self.compare(o, Compare::Ne)
+    }
+    pub fn lt(&self, o: &Tensor) -> Result<Tensor> {
+        self.compare(o, Compare::Lt)
+    }
+    pub fn le(&self, o: &Tensor) -> Result<Tensor> {
+        self.compare(o, Compare::Le)
+    }
+    pub fn gt(&self, o: &Tensor) -> Result<Tensor> {
+        self.compare(o, Compare::Gt)
+    }
+    pub fn ge(&self, o: &Tensor) -> Result<Tensor> {
+        self.compare(o, Compare::Ge)
+    }
+    pub fn eq_scalar(&self, v: f64) -> Result<Tensor> {
+        self.compare(&self.cmp_scalar(v), Compare::Eq)
+    }
+    pub fn ne_scalar(&self, v: f64) -> Result<Tensor> {
+        self.compare(&self.cmp_scalar(v), Compare::Ne)
+    }
+    pub fn lt_scalar(&self, v: f64) -> Result<Tensor> {
+        self.compare(&self.cmp_scalar(v), Compare::Lt)
+    }
+    pub fn le_scalar(&self, v: f64) -> Result<Tensor> {
+        self.compare(&self.cmp_scalar(v), Compare::Le)
+    }
+    pub fn gt_scalar(&self, v: f64) -> Result<Tensor> {
+        self.compare(&self.cmp_scalar(v), Compare::Gt)
+    }
+    pub fn ge_scalar(&self, v: f64) -> Result<Tensor> {
+        self.compare(&self.cmp_scalar(v), Compare::Ge)
+    }
+
+    fn cmp_scalar(&self, v: f64) -> Tensor {
+        // compare in the tensor's own dtype unless the scalar needs a float
+        let d = if v.fract() != 0.0 && !self.dtype().is_float() { DType::F64 } else { self.dtype() };
+        Tensor::from_storage(CpuStorage::full(d, 1, v), &[])
+    }
+
+    fn as_bool(&self, op: &'static str) -> Result<Tensor> {
+        let _ = op;
+        self.to_dtype(DType::Bool)
+    }
+
+    fn logical(&self, other: &Tensor, op: &'static str, f: fn(bool, bool) -> bool) -> Result<Tensor> {
+        let shape = broadcast_shapes(op, self.shape(), other.shape())?;
+        let (a, b) = (self.as_bool(op)?, other.as_bool(op)?);
+        let la = a.layout().broadcast_to(op, &shape)?;
+        let lb = b.layout().broadcast_to(op, &shape)?;
+        let (ga, gb) = (a.read(), b.read());
+        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else { unreachable!() };
+        Ok(Tensor::from_storage(CpuStorage::Bool(map2(x, &la, y, &lb, f)), &shape))
+    }
+
+    pub fn logical_and(&self, o: &Tensor) -> Result<Tensor> {
+        self.logical(o, "logical_and", |x, y| x & y)
+    }
+    pub fn logical_or(&self, o: &Tensor) -> Result<Tensor> {
+        self.logical(o, "logical_or", |x, y| x | y)
+    }
+    pub fn logical_xor(&self, o: &Tensor) -> Result<Tensor> {
+        self.logical(o, "logical_xor", |x, y| x ^ y)
+    }
+    pub fn logical_not(&self) -> Result<Tensor> {
+        let a = self.as_bool("logical_not")?;
+        let g = a.read();
+        let CpuStorage::Bool(x) = &*g else { unreachable!() };
+        Ok(Tensor::from_storage(CpuStorage::Bool(map1(x, a.layout(), |v| !v)), self.shape()))
+    }
+
+    fn float_mask(&self, op: &'static str, f: fn(f64) -> bool) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return Tensor::zeros_dtype(self.shape(), DType::Bool);
+        }
+        let g = self.read();
+        let out = crate::with_storage!(&*g, v => map1(v, self.layout(), |x| f(x.to_f64())));
+        let _ = op;
+        Ok(Tensor::from_storage(CpuStorage::Bool(out), self.shape()))
+    }
+
+    pub fn isnan(&self) -> Result<Tensor> {
+        self.float_mask("isnan", f64::is_nan)
+    }
+    pub fn isinf(&self) -> Result<Tensor> {
+        self.float_mask("isinf", f64::is_infinite)
+    }
+    pub fn isfinite(&self) -> Result<Tensor> {
+        self.float_mask("isfinite", f64::is_finite)
+    }
+
+    /// `where(cond, self, other)`: elements of `self` where `cond` is true, else of `other`.
+    /// Broadcasts all three; differentiable in `self` and `other`.
+    pub fn where_cond(&self, cond: &Tensor, other: &Tensor) -> Result<Tensor> {
+        Tensor::where_(cond, self, other)
+    }
+
+    /// `torch.where(cond, a, b)`.
+    pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        const OP: &str = "where";
+        if cond.dtype() != DType::Bool {
+            return Err(dtype_err(OP, format!("condition must be bool, got {}", cond.dtype())));
+        }
+        let shape = broadcast_shapes(OP, cond.shape(), a.shape())?;
+        let shape = broadcast_shapes(OP, &shape, b.shape())?;
+        let d = DType::promote(a.dtype(), b.dtype());
+        let (ca, cb) = (a.to_dtype(d)?.detach(), b.to_dtype(d)?.detach());
+        let lc = cond.layout().broadcast_to(OP, &shape)?;
+        let la = ca.layout().broadcast_to(OP, &shape)?;
+        let lb = cb.layout().broadcast_to(OP, &shape)?;
+        let c = cond.read();
+        let CpuStorage::Bool(cv) = &*c else { unreachable!() };
+        // select via offsets of the condition zipped with a and b
+        let data = {
+            let (ga, gb) = (ca.read(), cb.read());
+            let offs_c = lc.offsets();
+            macro_rules! sel {
+                ($x:expr, $y:expr, $V:ident) => {{
+                    let pa = map2($x, &la, $y, &lb, |p, q| (p, q));
+                    CpuStorage::$V(pa.into_iter().zip(offs_c).map(|((p, q), oc)| if cv[oc] { p } else { q }).collect())
+                }};
+            }
+            match (&*ga, &*gb) {
+                (CpuStorage::F32(x), CpuStorage::F32(y)) => sel!(x, y, F32),
+                (CpuStorage::F64(x), CpuStorage::F64(y)) => sel!(x, y, F64),
+                (CpuStorage::F16(x), CpuStorage::F16(y)) => sel!(x, y, F16),
+                (CpuStorage::BF16(x), CpuStorage::BF16(y)) => sel!(x, y, BF16),
+                (CpuStorage::I64(x), CpuStorage::I64(y)) => sel!(x, y, I64),
+                (CpuStorage::I32(x), CpuStorage::I32(y)) => sel!(x, y, I32),
+                (CpuStorage::U8(x), CpuStorage::U8(y)) => sel!(x, y, U8),
+                (CpuStorage::Bool(x), CpuStorage::Bool(y)) => sel!(x, y, Bool),
+                _ => unreachable!(),
+            }
+        };
+        drop(c);
+        let out = Tensor::from_storage(data, &shape);
+        if !needs_grad(&[a, b]) {
+            return Ok(out);
+        }
+        let cond = cond.clone();
+        let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+        Ok(record("where", out, &[a, b], move |_| {
+            Box::new(move |g| {
+                let zero = Tensor::zeros_dtype(&[], g.dtype())?;
+                let ga = Tensor::where_(&cond, g, &zero)?.sum_to(&sa)?;
+                let gb = Tensor::where_(&cond, &zero, g)?.sum_to(&sb)?;
+                Ok(vec![Some(ga), Some(gb)])
+            })
+        }))
+    }
+
+    /// Fill the elements where `mask` is true with `value` (out of place).
+    pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
+        let out = Tensor::where_(mask, &v, self)?;
+        if out.shape() != self.shape() {
+            return Err(crate::error::shape_err(
+                "masked_fill",
+                format!("mask of shape {:?} does not broadcast to the tensor's shape {:?}", mask.shape(), self.shape()),
+            ));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,175 @@
+//! In-place ops (`add_`, `mul_`, `copy_`, `fill_`, ...), used by optimizers and init under
+//! `no_grad`. Each bumps the storage's version counter so autograd can detect saved tensors
+//! that were changed after being saved.
+
+use crate::cpu::elementwise::for_each_row2;
+use crate::error::{shape_err, Result};
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// Copy `src` (broadcast to this view's shape, cast to its dtype) into this view's elements.
+    /// No autograd, no version bump: the building block of the in-place ops.
+    pub(crate) fn copy_data_from(&self, src: &Tensor) -> Result<()> {
+        let src = if src.dtype() != self.dtype() {
+            crate::autograd::no_grad_scope(|| src.to_dtype(self.dtype()))?
+        } else {
+            src.clone()
+        };
+        // Reading and writing one storage at once would deadlock (and alias): copy first.
+        let src = if src.shares_storage(self) { src.contiguous_data().detach_copy() } else { src };
+        let ls = src.layout().broadcast_to("copy_", self.shape())?;
+        let ld = self.layout().clone();
+        let gs = src.read();
+        let mut gd = self.write();
+        macro_rules! copy {
+            ($d:expr, $s:expr) => {
+                for_each_row2(&ld, &ls, |od, sd, os, ss, len| {
+                    if sd == 1 && ss == 1 {
+                        $d[od..od + len].copy_from_slice(&$s[os..os + len]);
+                    } else {
+                        for i in 0..len {
+                            $d[od + i * sd] = $s[os + i * ss];
+                        }
+                    }
+                })
+            };
+        }
+        match (&mut *gd, &*gs) {
+            (CpuStorage::F32(d), CpuStorage::F32(s)) => copy!(d, s),
+            (CpuStorage::F64(d), CpuStorage::F64(s)) => copy!(d, s),
+            (CpuStorage::F16(d), CpuStorage::F16(s)) => copy!(d, s),
+            (CpuStorage::BF16(d), CpuStorage::BF16(s)) => copy!(d, s),
+            (CpuStorage::I64(d), CpuStorage::I64(s)) => copy!(d, s),
+            (CpuStorage::I32(d), CpuStorage::I32(s)) => copy!(d, s),
+            (CpuStorage::U8(d), CpuStorage::U8(s)) => copy!(d, s),
+            (CpuStorage::Bool(d), CpuStorage::Bool(s)) => copy!(d, s),
+            _ => unreachable!("source was cast to the destination dtype"),
+        }
+        Ok(())
+    }
+
+    /// A copy with its own storage (never shares with `self`).
+    pub(crate) fn detach_copy(&self) -> Tensor {
+        Tensor::from_storage(crate::cpu::copy::strided_copy(self), self.shape())
+    }
+
+    /// A deep copy with its own storage, recorded by autograd (PyTorch's `clone()`).
+    pub fn copy(&self) -> Tensor {
+        let out = self.detach_copy();
+        crate::autograd::record("clone", out, &[self], |_| Box::new(|g| Ok(vec![Some(g.clone())])))
+    }
+
+    fn inplace(&self, op: &'static str, value: &Tensor) -> Result<()> {
+        self.check_inplace(op)?;
+        if crate::shape::broadcast_shapes(op, self.shape(), value.shape())?.as_slice() != self.shape() {
+            return Err(shape_err(
+                op,
+                format!("output with shape {:?} doesn't match the broadcast shape of {:?}", self.shape(), value.shape()),
+            ));
+        }
+        self.copy_data_from(value)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// Copy `src` into this tensor in place (broadcasting, casting).
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        self.inplace("copy_", src)
+    }
+
+    /// Set every element to `v`.
+    pub fn fill_(&self, v: f64) -> Result<()> {
+        self.inplace("fill_", &Tensor::full_dtype(&[], v, self.dtype())?)
+    }
+
+    pub fn zero_(&self) -> Result<()> {
+        self.fill_(0.0)
+    }
+
+    /// Fast path for `self op= other` on contiguous f32 of the same shape (optimizer updates).
+    fn fast_f32_inplace(&self, other: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> bool {
+        if self.shares_storage(other) || self.shape() != other.shape() {
+            return false;
+        }
+        let (Some(rd), Some(rs)) = (self.layout().contiguous_range(), other.layout().contiguous_range()) else {
+            return false;
+        };
+        let gs = other.read();
+        let mut gd = self.write();
+        if let (CpuStorage::F32(d), CpuStorage::F32(s)) = (&mut *gd, &*gs) {
+            let (d, s) = (&mut d[rd], &s[rs]);
+            if d.len() >= crate::cpu::PAR_THRESHOLD {
+                use rayon::prelude::*;
+                d.par_chunks_mut(crate::cpu::PAR_CHUNK).zip(s.par_chunks(crate::cpu::PAR_CHUNK)).for_each(|(d, s)| {
+                    for (x, &y) in d.iter_mut().zip(s) {
+                        *x = f(*x, y);
+                    }
+                });
+            } else {
+                for (x, &y) in d.iter_mut().zip(s) {
+                    *x = f(*x, y);
+                }
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    fn binary_inplace(&self, op: &'static str, other: &Tensor, f: fn(f32, f32) -> f32, slow: impl FnOnce() -> Result<Tensor>) -> Result<()> {
+        self.check_inplace(op)?;
+        if self.fast_f32_inplace(other, f) {
+            self.bump_version();
+            return Ok(());
+        }
+        let r = crate::autograd::no_grad_scope(slow)?;
+        self.inplace(op, &r)
+    }
+
+    pub fn add_(&self, o: &Tensor) -> Result<()> {
+        self.binary_inplace("add_", o, |x, y| x + y, || self.add(o))
+    }
+    pub fn sub_(&self, o: &Tensor) -> Result<()> {
+        self.binary_inplace("sub_", o, |x, y| x - y, || self.sub(o))
+    }
+    pub fn mul_(&self, o: &Tensor) -> Result<()> {
+        self.binary_inplace("mul_", o, |x, y| x * y, || self.mul(o))
+    }
+    pub fn div_(&self, o: &Tensor) -> Result<()> {
+        self.binary_inplace("div_", o, |x, y| x / y, || self.div(o))
+    }
+    pub fn add_scalar_(&self, v: f64) -> Result<()> {
+        self.check_inplace("add_")?;
+        let r = crate::autograd::no_grad_scope(|| self.add_scalar(v))?;
+        self.inplace("add_", &r)
+    }
+    pub fn mul_scalar_(&self, v: f64) -> Result<()> {
+        self.check_inplace("mul_")?;
+        let r = crate::autograd::no_grad_scope(|| self.mul_scalar(v))?;
+        self.inplace("mul_", &r)
+    }
+    /// `self += alpha * other` (the optimizer's axpy), in place.
+    pub fn add_scaled_(&self, other: &Tensor, alpha: f64) -> Result<()> {
+        self.check_inplace("add_")?;
+        let a = alpha as f32;
+        if self.fast_f32_inplace(other, |x, y| x + a * y) {
+            self.bump_version();
+            return Ok(());
+        }
+        let r = crate::autograd::no_grad_scope(|| self.add(&other.mul_scalar(alpha)?))?;
+        self.inplace("add_", &r)
+    }
+    pub fn clamp_(&self, min: Option<f64>, max: Option<f64>) -> Result<()> {
+        let r = crate::autograd::no_grad_scope(|| self.clamp(min, max))?;
+        self.inplace("clamp_", &r)
+    }
+    pub fn relu_(&self) -> Result<()> {
+        let r = crate::autograd::no_grad_scope(|| self.relu())?;
+        self.inplace("relu_", &r)
+    }
+    pub fn masked_fill_(&self, mask: &Tensor, v: f64) -> Result<()> {
+        let r = crate::autograd::no_grad_scope(|| self.masked_fill(mask, v))?;
+        self.inplace("masked_fill_", &r)
+    }
+}

@@ -1,0 +1,225 @@
+//! Matrix products through the `gemm` crate: `matmul` with torch.matmul's 1-D / 2-D / batched /
+//! broadcast semantics, `mm`, `bmm`, `outer`. Transposed views are read in place (gemm takes
+//! row and column strides), so `a.matmul(&b.t())` copies nothing.
+
+use crate::autograd::{needs_grad, record, SavedTensor};
+use crate::dtype::DType;
+use crate::error::{dtype_err, shape_err, Result};
+use crate::shape::{broadcast_shapes, Layout};
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+use gemm::Parallelism;
+use half::f16;
+
+/// Parallelism for a product of this many flops: threads only pay off above ~ 2 MFLOP.
+fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    if m * n * k >= 1 << 18 {
+        Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        Parallelism::None
+    }
+}
+
+/// A matrix operand: pointer offset, row stride and column stride (in elements).
+#[derive(Clone, Copy)]
+struct Mat {
+    off: usize,
+    rs: isize,
+    cs: isize,
+}
+
+fn mat_of(l: &Layout, batch_off: usize) -> Mat {
+    let nd = l.ndim();
+    Mat { off: l.offset + batch_off, rs: l.strides[nd - 2] as isize, cs: l.strides[nd - 1] as isize }
+}
+
+/// C[b] = A[b] @ B[b] for every batch index, with A, B given as (broadcast) layouts of shape
+/// [..batch, m, k] and [..batch, k, n]. C is contiguous [..batch, m, n].
+#[allow(clippy::too_many_arguments)]
+fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+    one: T,
+    zero: T,
+) -> Vec<T> {
+    let nb: usize = batch.iter().product();
+    let mut c = vec![T::default(); nb * m * n];
+    if m == 0 || n == 0 {
+        return c;
+    }
+    let batch_strides = |l: &Layout| -> Vec<usize> { l.strides[..batch.len()].to_vec() };
+    let (sa, sb) = (batch_strides(la), batch_strides(lb));
+    let par = parallelism(m, n, k);
+    let mut idx = vec![0usize; batch.len()];
+    for bi in 0..nb {
+        let (mut oa, mut ob) = (0usize, 0usize);
+        for d in 0..batch.len() {
+            oa += idx[d] * sa[d];
+            ob += idx[d] * sb[d];
+        }
+        let (ma, mb) = (mat_of(la, oa), mat_of(lb, ob));
+        let dst = &mut c[bi * m * n..(bi + 1) * m * n];
+        // SAFETY: the offsets and strides come from layouts validated against these buffers;
+        // every (i, j) index below m x k / k x n stays inside them, and dst is m x n row-major.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr().add(ma.off),
+                ma.cs,
+                ma.rs,
+                b.as_ptr().add(mb.off),
+                mb.cs,
+                mb.rs,
+                zero,
+                one,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+        for d in (0..batch.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < batch[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    c
+}
+
+impl Tensor {
+    /// Matrix product with torch.matmul's semantics:
+    /// 1-D x 1-D is a dot product, 2-D x 2-D a matrix product, 1-D operands are promoted to
+    /// matrices and the added dim removed after, and batch dims broadcast.
+    ///
+    /// ```
+    /// use ember_core::Tensor;
+    /// let a = Tensor::ones(&[2, 5, 3]);
+    /// let b = Tensor::ones(&[3, 4]);
+    /// assert_eq!(a.matmul(&b).unwrap().shape(), &[2, 5, 4]);
+    /// ```
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self, other);
+        if a.ndim() == 0 || b.ndim() == 0 {
+            return Err(shape_err("matmul", format!("both arguments need at least 1 dim, got shapes {:?} and {:?}", a.shape(), b.shape())));
+        }
+        let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
+        let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
+        let out = a2.matmul_nd(&b2, a.shape(), b.shape())?;
+        match (a.ndim(), b.ndim()) {
+            (1, 1) => out.reshape(&[]),
+            (1, _) => out.squeeze(-2),
+            (_, 1) => out.squeeze(-1),
+            _ => Ok(out),
+        }
+    }
+
+    /// `matmul` of operands with at least 2 dims each.
+    fn matmul_nd(&self, other: &Tensor, shape_a: &[usize], shape_b: &[usize]) -> Result<Tensor> {
+        crate::ops::check_same_device("matmul", self, other)?;
+        let (a, b) = (self, other);
+        let (m, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
+        let (k2, n) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
+        if k != k2 {
+            return Err(shape_err(
+                "matmul",
+                format!("mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n}; operands of shapes {shape_a:?} and {shape_b:?})"),
+            ));
+        }
+        if a.dtype() != b.dtype() {
+            return Err(dtype_err("matmul", format!("expected both operands to have the same dtype, got {} and {}", a.dtype(), b.dtype())));
+        }
+        let batch = broadcast_shapes("matmul", &a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])?;
+        let mut sa = batch.to_vec();
+        sa.extend([m, k]);
+        let mut sb = batch.to_vec();
+        sb.extend([k, n]);
+        let la = a.layout().broadcast_to("matmul", &sa)?;
+        let lb = b.layout().broadcast_to("matmul", &sb)?;
+        let data = {
+            let (ga, gb) = (a.read(), b.read());
+            match (&*ga, &*gb) {
+                (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0)),
+                (CpuStorage::F64(x), CpuStorage::F64(y)) => CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0)),
+                (CpuStorage::F16(x), CpuStorage::F16(y)) => {
+                    CpuStorage::F16(batched_gemm(x, &la, y, &lb, &batch, m, k, n, f16::ONE, f16::ZERO))
+                }
+                (CpuStorage::BF16(_), _) => {
+                    drop((ga, gb));
+                    // gemm has no bf16 kernel: compute in f32 (bf16 -> f32 is exact) and round once
+                    let _ng = crate::autograd::no_grad();
+                    let r = a.to_dtype(DType::F32)?.matmul(&b.to_dtype(DType::F32)?)?.to_dtype(DType::BF16)?;
+                    drop(_ng);
+                    return Ok(self.finish_matmul(r, other));
+                }
+                (x, _) => return Err(dtype_err("matmul", format!("not supported for dtype {}", x.dtype()))),
+            }
+        };
+        let mut shape = batch.to_vec();
+        shape.extend([m, n]);
+        let out = Tensor::from_storage(data, &shape);
+        Ok(self.finish_matmul(out, other))
+    }
+
+    fn finish_matmul(&self, out: Tensor, other: &Tensor) -> Tensor {
+        if !needs_grad(&[self, other]) {
+            return out;
+        }
+        let (sa, sb) = (SavedTensor::new(self), SavedTensor::new(other));
+        let (shape_a, shape_b) = (self.shape().to_vec(), other.shape().to_vec());
+        record("matmul", out, &[self, other], move |_| {
+            Box::new(move |g| {
+                let (a, b) = (sa.get()?, sb.get()?);
+                let ga = g.matmul(&b.transpose(-2, -1)?)?.sum_to(&shape_a)?;
+                let gb = a.transpose(-2, -1)?.matmul(g)?.sum_to(&shape_b)?;
+                Ok(vec![Some(ga), Some(gb)])
+            })
+        })
+    }
+
+    /// 2-D matrix product (errors on other ranks).
+    pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 2 || other.ndim() != 2 {
+            return Err(shape_err("mm", format!("expected 2-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+        }
+        self.matmul(other)
+    }
+
+    /// Batched matrix product of two 3-D tensors with the same batch size.
+    pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 3 || other.ndim() != 3 || self.shape()[0] != other.shape()[0] {
+            return Err(shape_err("bmm", format!("expected 3-D operands with equal batch, got shapes {:?} and {:?}", self.shape(), other.shape())));
+        }
+        self.matmul(other)
+    }
+
+    /// Outer product of two 1-D tensors.
+    pub fn outer(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 1 || other.ndim() != 1 {
+            return Err(shape_err("outer", format!("expected 1-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+        }
+        self.unsqueeze(1)?.mul(&other.unsqueeze(0)?)
+    }
+
+    /// Dot product of two 1-D tensors.
+    pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 1 || other.ndim() != 1 {
+            return Err(shape_err("dot", format!("expected 1-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+        }
+        self.matmul(other)
+    }
+}

@@ -1,0 +1,28 @@
+//! The op table: every primitive is declared once, in the file for its family, with its
+//! shape/dtype rule, its CPU kernel and its gradient rule (see DESIGN.md rule 1).
+
+pub mod binary;
+pub mod cast;
+pub mod compare;
+pub mod creation;
+pub mod inplace;
+pub mod join;
+pub mod matmul;
+pub mod operators;
+pub mod reduce;
+pub mod unary;
+pub mod view;
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Both operands must live on the same device.
+pub(crate) fn check_same_device(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.device() != b.device() {
+        return Err(Error::Device {
+            op,
+            msg: format!("expected all tensors to be on the same device, but found {} and {}", a.device(), b.device()),
+        });
+    }
+    Ok(())
+}
