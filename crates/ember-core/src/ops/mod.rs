@@ -4,13 +4,22 @@
 pub mod binary;
 pub mod cast;
 pub mod compare;
+pub mod conv;
 pub mod creation;
+pub mod einsum;
+pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod matmul;
 pub mod operators;
+pub mod pool;
 pub mod reduce;
+pub mod scan;
+pub mod shape_ops;
+pub mod softmax;
+pub mod sort;
 pub mod unary;
+pub mod upsample;
 pub mod view;
 
 use crate::error::{Error, Result};
