@@ -112,7 +112,11 @@ impl Tensor {
 
     fn cmp_scalar(&self, v: f64) -> Tensor {
         // compare in the tensor's own dtype unless the scalar needs a float
-        let d = if v.fract() != 0.0 && !self.dtype().is_float() { DType::F64 } else { self.dtype() };
+        let d = if v.fract() != 0.0 && !self.dtype().is_float() {
+            DType::F64
+        } else {
+            self.dtype()
+        };
         Tensor::from_storage(CpuStorage::full(d, 1, v), &[])
     }
 
@@ -127,7 +131,9 @@ impl Tensor {
         let la = a.layout().broadcast_to(op, &shape)?;
         let lb = b.layout().broadcast_to(op, &shape)?;
         let (ga, gb) = (a.read(), b.read());
-        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else { unreachable!() };
+        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else {
+            unreachable!()
+        };
         Ok(Tensor::from_storage(CpuStorage::Bool(map2(x, &la, y, &lb, f)), &shape))
     }
 
@@ -144,7 +150,10 @@ impl Tensor {
         let a = self.as_bool("logical_not")?;
         let g = a.read();
         let CpuStorage::Bool(x) = &*g else { unreachable!() };
-        Ok(Tensor::from_storage(CpuStorage::Bool(map1(x, a.layout(), |v| !v)), self.shape()))
+        Ok(Tensor::from_storage(
+            CpuStorage::Bool(map1(x, a.layout(), |v| !v)),
+            self.shape(),
+        ))
     }
 
     fn float_mask(&self, op: &'static str, f: fn(f64) -> bool) -> Result<Tensor> {
@@ -195,7 +204,12 @@ impl Tensor {
             macro_rules! sel {
                 ($x:expr, $y:expr, $V:ident) => {{
                     let pa = map2($x, &la, $y, &lb, |p, q| (p, q));
-                    CpuStorage::$V(pa.into_iter().zip(offs_c).map(|((p, q), oc)| if cv[oc] { p } else { q }).collect())
+                    CpuStorage::$V(
+                        pa.into_iter()
+                            .zip(offs_c)
+                            .map(|((p, q), oc)| if cv[oc] { p } else { q })
+                            .collect(),
+                    )
                 }};
             }
             match (&*ga, &*gb) {
@@ -234,7 +248,11 @@ impl Tensor {
         if out.shape() != self.shape() {
             return Err(crate::error::shape_err(
                 "masked_fill",
-                format!("mask of shape {:?} does not broadcast to the tensor's shape {:?}", mask.shape(), self.shape()),
+                format!(
+                    "mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+                    mask.shape(),
+                    self.shape()
+                ),
             ));
         }
         Ok(out)

@@ -30,7 +30,11 @@ struct Mat {
 
 fn mat_of(l: &Layout, batch_off: usize) -> Mat {
     let nd = l.ndim();
-    Mat { off: l.offset + batch_off, rs: l.strides[nd - 2] as isize, cs: l.strides[nd - 1] as isize }
+    Mat {
+        off: l.offset + batch_off,
+        rs: l.strides[nd - 2] as isize,
+        cs: l.strides[nd - 1] as isize,
+    }
 }
 
 /// C[b] = A[b] @ B[b] for every batch index, with A, B given as (broadcast) layouts of shape
@@ -115,7 +119,14 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = (self, other);
         if a.ndim() == 0 || b.ndim() == 0 {
-            return Err(shape_err("matmul", format!("both arguments need at least 1 dim, got shapes {:?} and {:?}", a.shape(), b.shape())));
+            return Err(shape_err(
+                "matmul",
+                format!(
+                    "both arguments need at least 1 dim, got shapes {:?} and {:?}",
+                    a.shape(),
+                    b.shape()
+                ),
+            ));
         }
         let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
         let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
@@ -141,7 +152,14 @@ impl Tensor {
             ));
         }
         if a.dtype() != b.dtype() {
-            return Err(dtype_err("matmul", format!("expected both operands to have the same dtype, got {} and {}", a.dtype(), b.dtype())));
+            return Err(dtype_err(
+                "matmul",
+                format!(
+                    "expected both operands to have the same dtype, got {} and {}",
+                    a.dtype(),
+                    b.dtype()
+                ),
+            ));
         }
         let batch = broadcast_shapes("matmul", &a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])?;
         let mut sa = batch.to_vec();
@@ -153,8 +171,12 @@ impl Tensor {
         let data = {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {
-                (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0)),
-                (CpuStorage::F64(x), CpuStorage::F64(y)) => CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0)),
+                (CpuStorage::F32(x), CpuStorage::F32(y)) => {
+                    CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
+                }
+                (CpuStorage::F64(x), CpuStorage::F64(y)) => {
+                    CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
+                }
                 (CpuStorage::F16(x), CpuStorage::F16(y)) => {
                     CpuStorage::F16(batched_gemm(x, &la, y, &lb, &batch, m, k, n, f16::ONE, f16::ZERO))
                 }
@@ -162,7 +184,10 @@ impl Tensor {
                     drop((ga, gb));
                     // gemm has no bf16 kernel: compute in f32 (bf16 -> f32 is exact) and round once
                     let _ng = crate::autograd::no_grad();
-                    let r = a.to_dtype(DType::F32)?.matmul(&b.to_dtype(DType::F32)?)?.to_dtype(DType::BF16)?;
+                    let r = a
+                        .to_dtype(DType::F32)?
+                        .matmul(&b.to_dtype(DType::F32)?)?
+                        .to_dtype(DType::BF16)?;
                     drop(_ng);
                     return Ok(self.finish_matmul(r, other));
                 }
@@ -194,7 +219,14 @@ impl Tensor {
     /// 2-D matrix product (errors on other ranks).
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 2 || other.ndim() != 2 {
-            return Err(shape_err("mm", format!("expected 2-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "mm",
+                format!(
+                    "expected 2-D operands, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.matmul(other)
     }
@@ -202,7 +234,14 @@ impl Tensor {
     /// Batched matrix product of two 3-D tensors with the same batch size.
     pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 3 || other.ndim() != 3 || self.shape()[0] != other.shape()[0] {
-            return Err(shape_err("bmm", format!("expected 3-D operands with equal batch, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "bmm",
+                format!(
+                    "expected 3-D operands with equal batch, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.matmul(other)
     }
@@ -210,7 +249,14 @@ impl Tensor {
     /// Outer product of two 1-D tensors.
     pub fn outer(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || other.ndim() != 1 {
-            return Err(shape_err("outer", format!("expected 1-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "outer",
+                format!(
+                    "expected 1-D operands, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.unsqueeze(1)?.mul(&other.unsqueeze(0)?)
     }
@@ -218,7 +264,14 @@ impl Tensor {
     /// Dot product of two 1-D tensors.
     pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || other.ndim() != 1 {
-            return Err(shape_err("dot", format!("expected 1-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "dot",
+                format!(
+                    "expected 1-D operands, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.matmul(other)
     }
