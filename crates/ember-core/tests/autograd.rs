@@ -1,7 +1,7 @@
 //! Autograd behaviour: accumulation, retain/create graph, hooks, no_grad, in-place safety,
 //! memory, and the errors PyTorch users expect.
 
-use ember_core::{autograd, no_grad, DType, Tensor};
+use ember_core::{autograd, no_grad, Tensor};
 
 fn v(t: &Tensor) -> Vec<f64> {
     t.to_vec::<f64>().unwrap()
