@@ -8,7 +8,7 @@ use crate::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
 use crate::cpu::elementwise::map1;
 use crate::cpu::math::Float;
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{dtype_err, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
@@ -93,10 +93,31 @@ impl Unary {
         }
     }
 
-    /// Ops that map integers to integers (the rest promote integer inputs to f32).
+    /// Ops that map integers to integers (the rest promote integer inputs to f32). Clamp keeps
+    /// them only for integral bounds: a fractional bound promotes, as a Python float does.
     fn keeps_int(self) -> bool {
         use Unary::*;
-        matches!(self, Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round | Clamp(..))
+        let integral = |v: f64| v.is_infinite() || v.fract() == 0.0;
+        match self {
+            Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round => true,
+            Clamp(lo, hi) => integral(lo) && integral(hi),
+            _ => false,
+        }
+    }
+
+    /// The dtypes PyTorch rejects: bool for arithmetic without a bool meaning, and every
+    /// non-float dtype for the nn activations.
+    fn check_dtype(self, d: DType) -> Result<()> {
+        use Unary::*;
+        let bad = match self {
+            Neg | Abs | Relu | Floor | Ceil | Round => d == DType::Bool,
+            LeakyRelu(_) | Elu(_) | Gelu | GeluTanh | Silu | Softplus { .. } => !d.is_float(),
+            _ => false,
+        };
+        if bad {
+            return Err(dtype_err(self.name(), format!("not implemented for {d} tensors")));
+        }
+        Ok(())
     }
 
     /// Ops whose gradient is zero almost everywhere.
@@ -110,13 +131,14 @@ impl Unary {
         match self {
             Neg => map1(x, l, |v: T| -v),
             Abs => map1(x, l, |v: T| v.abs()),
+            // NaN has sign 0, as in PyTorch
             Sign => map1(x, l, |v: T| {
                 if v > T::ZERO {
                     T::ONE
                 } else if v < T::ZERO {
                     -T::ONE
                 } else {
-                    v * T::ZERO
+                    T::ZERO
                 }
             }),
             Exp => map1(x, l, |v: T| v.exp()),
@@ -156,14 +178,15 @@ impl Unary {
             Floor => map1(x, l, |v: T| v.floor()),
             Ceil => map1(x, l, |v: T| v.ceil()),
             Round => map1(x, l, |v: T| v.round_even()),
+            // min(max(v, lo), hi): with lo > hi everything becomes hi, as in PyTorch
             Clamp(lo, hi) => {
                 let (lo, hi) = (c(lo), c(hi));
                 map1(x, l, move |v: T| {
                     if v.is_nan() {
-                        v
-                    } else if v < lo {
-                        lo
-                    } else if v > hi {
+                        return v;
+                    }
+                    let v = if v < lo { lo } else { v };
+                    if v > hi {
                         hi
                     } else {
                         v
@@ -196,8 +219,8 @@ impl Unary {
                     Relu => map1($v, l, |x: $ty| if x > (0 as $ty) { x } else { 0 }),
                     Floor | Ceil | Round => map1($v, l, |x: $ty| x),
                     Clamp(lo, hi) => map1($v, l, move |x: $ty| {
-                        let xf = x as f64;
-                        if xf < lo { lo as $ty } else if xf > hi { hi as $ty } else { x }
+                        let x = if (x as f64) < lo { lo as $ty } else { x };
+                        if (x as f64) > hi { hi as $ty } else { x }
                     }),
                     _ => return None,
                 }))
@@ -273,8 +296,9 @@ impl Unary {
                 Tensor::where_(&lin, g, &g.mul(&s)?)
             }
             Erf => g.mul(&x.square()?.neg()?.exp()?.mul_scalar(FRAC_2_SQRT_PI)?),
+            // strictly inside: PyTorch gives no gradient to elements sitting on a bound
             Clamp(lo, hi) => {
-                let inside = x.ge_scalar(lo)?.logical_and(&x.le_scalar(hi)?)?;
+                let inside = x.gt_scalar(lo)?.logical_and(&x.lt_scalar(hi)?)?;
                 g.mul(&inside.to_dtype(g.dtype())?)
             }
             PowScalar(e) => {
@@ -292,6 +316,10 @@ impl Tensor {
     /// Apply a unary primitive. Integer inputs give integer outputs for the ops that keep them
     /// (neg, abs, relu, clamp, ...) and f32 outputs otherwise, as in PyTorch.
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
+        op.check_dtype(self.dtype())?;
+        if op == Unary::Sign && self.dtype() == DType::Bool {
+            return Ok(self.detach_copy()); // the sign of a bool is itself
+        }
         if !self.dtype().is_float() {
             if op.keeps_int() {
                 if let Some(d) = op.int_kernel(self) {
@@ -395,8 +423,11 @@ impl Tensor {
     pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
         self.unary(Unary::Softplus { beta, threshold })
     }
-    /// Clamp to `[min, max]`; `None` leaves that side open.
+    /// Clamp to `[min, max]`; `None` leaves that side open (at least one must be given).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            return Err(crate::error::arg_err("clamp", "at least one of min and max must be given"));
+        }
         self.unary(Unary::Clamp(min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY)))
     }
 }
