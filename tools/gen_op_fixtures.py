@@ -152,9 +152,10 @@ def op(name, fn, build, differentiable=True, multi=False):
 # ----------------------------------------------------------------------------- case families
 
 
-def unary(name, fn, dom="normal", kwargs=({},), dtypes=ALL, special=True, errors=(), differentiable=True):
-    """An elementwise unary op: every dtype PyTorch accepts, 3-D, 0-dim, empty, special values."""
-
+def unary(name, fn, dom="normal", kwargs=({},), dtypes=ALL, special=SPECIAL, kinks=None, errors=(), differentiable=True):
+    """An elementwise unary op: every dtype PyTorch accepts, 3-D, 0-dim, empty, special values
+    (`special`: the list to use, or None), and `kinks`: points where the op is not smooth, to
+    check the one-sided gradient PyTorch picks there (once per kwargs set)."""
     smooth = dom != "ties"
 
     def build(c):
@@ -168,8 +169,11 @@ def unary(name, fn, dom="normal", kwargs=({},), dtypes=ALL, special=True, errors
         c.case("f32_0d", [c.t((), "f32", dom)], smooth=smooth, **kwargs[0])
         c.case("f32_empty", [c.t((0, 3), "f32", dom)], **kwargs[0])
         if special:
-            c.case("f32_special", [c.special("f32")], grad=False, **kwargs[0])
-            c.case("f64_special", [c.special("f64")], grad=False, **kwargs[0])
+            c.case("f32_special", [torch.tensor(special, dtype=torch.float32)], grad=False, **kwargs[0])
+            c.case("f64_special", [torch.tensor(special, dtype=torch.float64)], grad=False, **kwargs[0])
+        if kinks:
+            for k, kw in enumerate(kwargs):
+                c.case(f"f64_kinks_k{k}", [torch.tensor(kinks, dtype=torch.float64)], smooth=False, **kw)
         for e in errors:
             e(c)
 
@@ -227,28 +231,30 @@ def none_if_empty(dims):
     return None if dims is None or len(dims) == 0 else list(dims)
 
 
-def reduction(name, fn, dtypes=ALL, kwsets=None, errors=(), dom="normal", empty=True, differentiable=True):
+def reduction(name, fn, dtypes=ALL, kwsets=None, errors=(), extra=(), dom="normal", empty=True, differentiable=True):
     """A reduction over `dims` with `keepdim`: all dims, one, several, negative, 0-dim, empty."""
     kwsets = kwsets or [{}]
 
     def build(c):
-        for k, extra in enumerate(kwsets):
+        for k, kw in enumerate(kwsets):
             sfx = f"_k{k}" if len(kwsets) > 1 else ""
             for dt in dtypes:
-                c.case(f"{dt}_all{sfx}", [c.t((2, 3, 4), dt, dom)], optional=True, dims=[], keepdim=False, **extra)
-            c.case(f"f32_d1{sfx}", [c.t((2, 3, 4), "f32", dom)], dims=[1], keepdim=False, **extra)
-            c.case(f"f64_dm1_keep{sfx}", [c.t((2, 3, 4), "f64", dom)], dims=[-1], keepdim=True, **extra)
-            c.case(f"f64_d02{sfx}", [c.t((2, 3, 4), "f64", dom)], dims=[0, 2], keepdim=False, **extra)
-            c.case(f"f32_d20_keep{sfx}", [c.t((2, 3, 4), "f32", dom)], dims=[2, 0], keepdim=True, **extra)
+                c.case(f"{dt}_all{sfx}", [c.t((2, 3, 4), dt, dom)], optional=True, dims=[], keepdim=False, **kw)
+            c.case(f"f32_d1{sfx}", [c.t((2, 3, 4), "f32", dom)], dims=[1], keepdim=False, **kw)
+            c.case(f"f64_dm1_keep{sfx}", [c.t((2, 3, 4), "f64", dom)], dims=[-1], keepdim=True, **kw)
+            c.case(f"f64_d02{sfx}", [c.t((2, 3, 4), "f64", dom)], dims=[0, 2], keepdim=False, **kw)
+            c.case(f"f32_d20_keep{sfx}", [c.t((2, 3, 4), "f32", dom)], dims=[2, 0], keepdim=True, **kw)
             for dt in dtypes:
                 if dt not in ("f32", "f64"):
-                    c.case(f"{dt}_d1{sfx}", [c.t((3, 5), dt, dom)], optional=True, dims=[1], keepdim=False, **extra)
-            c.case(f"f32_0d{sfx}", [c.t((), "f32", dom)], dims=[], keepdim=False, **extra)
-            c.case(f"f32_0d_dim0{sfx}", [c.t((), "f32", dom)], dims=[0], keepdim=True, **extra)
+                    c.case(f"{dt}_d1{sfx}", [c.t((3, 5), dt, dom)], optional=True, dims=[1], keepdim=False, **kw)
+            c.case(f"f32_0d{sfx}", [c.t((), "f32", dom)], dims=[], keepdim=False, **kw)
+            c.case(f"f32_0d_dim0{sfx}", [c.t((), "f32", dom)], dims=[0], keepdim=True, **kw)
             if empty:
-                c.case(f"f32_empty_keep{sfx}", [c.t((0, 3), "f32", dom)], dims=[1], keepdim=False, **extra)
+                c.case(f"f32_empty_keep{sfx}", [c.t((0, 3), "f32", dom)], dims=[1], keepdim=False, **kw)
                 # optional: reductions without an identity (inf-norm) reject an empty reduced dim
-                c.case(f"f32_empty_red{sfx}", [c.t((0, 3), "f32", dom)], optional=True, dims=[0], keepdim=False, **extra)
+                c.case(f"f32_empty_red{sfx}", [c.t((0, 3), "f32", dom)], optional=True, dims=[0], keepdim=False, **kw)
+        for e in extra:
+            e(c)
         c.error("bad_dim", [c.t((2, 3), "f32", dom)], dims=[2], keepdim=False, **kwsets[0])
         for e in errors:
             e(c)
@@ -283,11 +289,14 @@ def softplus(x, beta=1.0, threshold=20.0):
     return F.softplus(x, beta=beta, threshold=threshold)
 
 
-float_only = [bad_dtype("i64")]  # PyTorch's nn.functional activations reject integer tensors
+# points where common activations have kinks (0) and where clamp's bounds sit
+KINKS = [-1.0, -0.5, 0.0, 0.5, 0.7, 1.0, 2.0]
+# PyTorch's vectorized f32 GELU returns NaN at +inf (f64 and the math give inf): leave inf out
+SPECIAL_NO_INF = [v for v in SPECIAL if v != float("inf")]
 
 unary("neg", torch.neg, errors=[bad_dtype("bool")])
-unary("abs", torch.abs, errors=[bad_dtype("bool")])
-unary("sign", torch.sign)
+unary("abs", torch.abs, kinks=KINKS, errors=[bad_dtype("bool")])
+unary("sign", torch.sign, kinks=KINKS)
 unary("exp", torch.exp)
 unary("exp2", torch.exp2)
 unary("log", torch.log, dom="pos")
@@ -303,21 +312,27 @@ unary("cos", torch.cos)
 unary("tan", torch.tan, dom="small")
 unary("tanh", torch.tanh)
 unary("sigmoid", torch.sigmoid)
-unary("relu", torch.relu, errors=[bad_dtype("bool")])
+unary("relu", torch.relu, kinks=KINKS, errors=[bad_dtype("bool")])
+# PyTorch's nn.functional activations reject integer tensors
 unary("leaky_relu", lambda x, negative_slope: F.leaky_relu(x, negative_slope),
-      kwargs=({"negative_slope": 0.01}, {"negative_slope": 0.3}), errors=float_only)
-unary("elu", lambda x, alpha: F.elu(x, alpha), kwargs=({"alpha": 1.0}, {"alpha": 0.5}), errors=float_only)
-unary("gelu", F.gelu, errors=float_only)
-unary("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), errors=float_only)
-unary("silu", F.silu, errors=float_only)
+      kwargs=({"negative_slope": 0.01}, {"negative_slope": 0.3}), kinks=KINKS,
+      errors=[bad_dtype("i64", negative_slope=0.01)])
+unary("elu", lambda x, alpha: F.elu(x, alpha), kwargs=({"alpha": 1.0}, {"alpha": 0.5}), kinks=KINKS,
+      errors=[bad_dtype("i64", alpha=1.0)])
+unary("gelu", F.gelu, special=SPECIAL_NO_INF, errors=[bad_dtype("i64")])
+unary("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), errors=[bad_dtype("i64")])
+unary("silu", F.silu, errors=[bad_dtype("i64")])
 unary("softplus", softplus, kwargs=({"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 1.0}),
-      errors=float_only)
+      kinks=[-1.0, 0.0, 0.5, 1.0, 2.0], errors=[bad_dtype("i64", beta=1.0, threshold=20.0)])
 unary("erf", torch.erf)
 unary("floor", torch.floor, dom="ties", errors=[bad_dtype("bool")])
 unary("ceil", torch.ceil, dom="ties", errors=[bad_dtype("bool")])
 unary("round", torch.round, dom="ties", errors=[bad_dtype("bool")])
+# an integral float bound would make PyTorch promote integer tensors to float; ember takes f64
+# bounds and keeps integer dtypes for integral ones, so integral bounds are written as ints
 unary("clamp", lambda x, min=None, max=None: torch.clamp(x, min, max),
-      kwargs=({"min": -0.5, "max": 0.7}, {"min": -1.0, "max": None}, {"min": None, "max": 2}),
+      kwargs=({"min": -0.5, "max": 0.7}, {"min": -1, "max": None}, {"min": None, "max": 2}, {"min": 0.5, "max": -0.5}),
+      kinks=KINKS,
       errors=[lambda c: c.error("no_bounds", [c.t((3,))], min=None, max=None)])
 unary("pow_scalar", lambda x, exponent: torch.pow(x, exponent), dom="pos",
       kwargs=({"exponent": 2}, {"exponent": 3}, {"exponent": 0.5}, {"exponent": -1.5}, {"exponent": 0}),
@@ -369,8 +384,22 @@ scalar_op("rsub_scalar", lambda x, other: other - x, dtypes=FLOATS + INTS)
 scalar_op("mul_scalar", lambda x, other: x * other)
 scalar_op("div_scalar", lambda x, other: x / other)
 scalar_op("rem_scalar", lambda x, other: torch.remainder(x, other), dtypes=FLOATS + INTS)
-scalar_op("maximum_scalar", lambda x, other: torch.clamp(x, min=other), dtypes=FLOATS + INTS)
-scalar_op("minimum_scalar", lambda x, other: torch.clamp(x, max=other), dtypes=FLOATS + INTS)
+
+
+def with_scalar(f):
+    """`f(x, scalar)` for PyTorch binary ops without a scalar overload (maximum, minimum): the
+    scalar becomes a 0-dim tensor of x's dtype (or the default float dtype for a float scalar
+    with an integer tensor), which is how a Python scalar promotes."""
+
+    def g(x, other):
+        dt = x.dtype if x.is_floating_point() or isinstance(other, int) else torch.float32
+        return f(x, torch.tensor(other, dtype=dt))
+
+    return g
+
+
+scalar_op("maximum_scalar", with_scalar(torch.maximum), dtypes=FLOATS + INTS, scalars=(2.5, -1, 3, 0.5))
+scalar_op("minimum_scalar", with_scalar(torch.minimum), dtypes=FLOATS + INTS, scalars=(2.5, -1, 3, 0.5))
 for _name, _fn in [("eq_scalar", torch.eq), ("ne_scalar", torch.ne), ("lt_scalar", torch.lt), ("le_scalar", torch.le),
                    ("gt_scalar", torch.gt), ("ge_scalar", torch.ge)]:
     scalar_op(_name, lambda x, other, _fn=_fn: _fn(x, other), dom="ties", scalars=(0.5, -1, 2), differentiable=False)
@@ -419,6 +448,9 @@ def to_dtype_cases(c):
             c.case(f"{src}_to_{dst}", [c.t((3, 4), src, dom)], dtype=dst)
     c.case("f32_big_to_f16", [c.t((3, 4), "f32") * 3e4], dtype="f16")
     c.case("f64_to_bf16_rounding", [c.t((3, 4), "f64")], dtype="bf16")
+    c.case("f64_to_f64", [c.t((3, 4), "f64")], dtype="f64")
+    c.case("u8_wraps", [torch.tensor([-1.5, -300.0, 300.0, 255.9])], grad=False, dtype="u8")
+    c.case("i64_to_u8_wraps", [torch.tensor([-1, 256, 511, -255])], dtype="u8")
     c.case("f32_0d", [c.t((), "f32")], dtype="f64")
     c.case("f32_empty", [c.t((0, 4), "f32")], dtype="i64")
     c.case("special_to_f16", [c.special("f32")], grad=False, dtype="f16")
@@ -433,15 +465,27 @@ red = lambda f: (lambda x, dims, keepdim, **kw: f(x, dim=none_if_empty(dims), ke
 
 reduction("sum", red(torch.sum))
 reduction("mean", red(torch.mean), dtypes=FLOATS, errors=[bad_dtype("i64", dims=[], keepdim=False)])
-reduction("amax", red(torch.amax), empty=False,
+
+
+def ties(c):  # equal extremes share the gradient
+    c.case("f64_ties", [c.t((3, 4), "f64", "ties")], smooth=False, dims=[1], keepdim=False)
+    c.case("f64_ties_all", [torch.tensor([[1.0, 3.0], [3.0, 3.0]], dtype=torch.float64)], smooth=False, dims=[], keepdim=False)
+
+
+reduction("amax", red(torch.amax), empty=False, extra=[ties],
           errors=[lambda c: c.error("empty_dim", [c.t((0, 3))], dims=[0], keepdim=False)])
-reduction("amin", red(torch.amin), empty=False,
+reduction("amin", red(torch.amin), empty=False, extra=[ties],
           errors=[lambda c: c.error("empty_dim", [c.t((0, 3))], dims=[0], keepdim=False)])
 reduction("all", red(torch.all), dom="ties", differentiable=False)
 reduction("any", red(torch.any), dom="ties", differentiable=False)
 reduction("var", red(torch.var), dtypes=FLOATS, kwsets=[{"correction": 1}, {"correction": 0}, {"correction": 2}],
           errors=[bad_dtype("i64", dims=[], keepdim=False, correction=1)])
-reduction("std", red(torch.std), dtypes=FLOATS, kwsets=[{"correction": 1}, {"correction": 0}],
+def constant_rows(c):  # std == 0: PyTorch defines the gradient as 0 there
+    c.case("f64_constant", [torch.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype=torch.float64)], smooth=False,
+           dims=[1], keepdim=False, correction=1)
+
+
+reduction("std", red(torch.std), dtypes=FLOATS, kwsets=[{"correction": 1}, {"correction": 0}], extra=[constant_rows],
           errors=[bad_dtype("i64", dims=[], keepdim=False, correction=1)])
 reduction("logsumexp", lambda x, dims, keepdim: torch.logsumexp(x, dim=list(dims) or list(range(x.dim())), keepdim=keepdim),
           dtypes=FLOATS)
