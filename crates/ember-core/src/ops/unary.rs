@@ -8,7 +8,7 @@ use crate::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
 use crate::cpu::elementwise::{map1, map2};
 use crate::cpu::math::Float;
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{dtype_err, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
@@ -40,10 +40,7 @@ pub enum Unary {
     /// GELU with the tanh approximation.
     GeluTanh,
     Silu,
-    Softplus {
-        beta: f64,
-        threshold: f64,
-    },
+    Softplus { beta: f64, threshold: f64 },
     Erf,
     Floor,
     Ceil,
@@ -96,13 +93,31 @@ impl Unary {
         }
     }
 
-    /// Ops that map integers to integers (the rest promote integer inputs to f32).
+    /// Ops that map integers to integers (the rest promote integer inputs to f32). Clamp keeps
+    /// them only for integral bounds: a fractional bound promotes, as a Python float does.
     fn keeps_int(self) -> bool {
         use Unary::*;
-        matches!(
-            self,
-            Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round | Clamp(..)
-        )
+        let integral = |v: f64| v.is_infinite() || v.fract() == 0.0;
+        match self {
+            Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round => true,
+            Clamp(lo, hi) => integral(lo) && integral(hi),
+            _ => false,
+        }
+    }
+
+    /// The dtypes PyTorch rejects: bool for arithmetic without a bool meaning, and every
+    /// non-float dtype for the nn activations.
+    fn check_dtype(self, d: DType) -> Result<()> {
+        use Unary::*;
+        let bad = match self {
+            Neg | Abs | Relu | Floor | Ceil | Round => d == DType::Bool,
+            LeakyRelu(_) | Elu(_) | Gelu | GeluTanh | Silu | Softplus { .. } => !d.is_float(),
+            _ => false,
+        };
+        if bad {
+            return Err(dtype_err(self.name(), format!("not implemented for {d} tensors")));
+        }
+        Ok(())
     }
 
     /// Ops whose gradient is zero almost everywhere.
@@ -116,13 +131,14 @@ impl Unary {
         match self {
             Neg => map1(x, l, |v: T| -v),
             Abs => map1(x, l, |v: T| v.abs()),
+            // NaN has sign 0, as in PyTorch
             Sign => map1(x, l, |v: T| {
                 if v > T::ZERO {
                     T::ONE
                 } else if v < T::ZERO {
                     -T::ONE
                 } else {
-                    v * T::ZERO
+                    T::ZERO
                 }
             }),
             Exp => map1(x, l, |v: T| v.exp()),
@@ -156,26 +172,21 @@ impl Unary {
             Silu => map1(x, l, |v: T| v / (T::ONE + (-v).exp())),
             Softplus { beta, threshold } => {
                 let (b, th) = (c(beta), c(threshold));
-                map1(x, l, move |v: T| {
-                    if v * b > th {
-                        v
-                    } else {
-                        (T::ONE + (v * b).exp()).ln() / b
-                    }
-                })
+                map1(x, l, move |v: T| if v * b > th { v } else { (T::ONE + (v * b).exp()).ln() / b })
             }
             Erf => map1(x, l, |v: T| v.erf()),
             Floor => map1(x, l, |v: T| v.floor()),
             Ceil => map1(x, l, |v: T| v.ceil()),
             Round => map1(x, l, |v: T| v.round_even()),
+            // min(max(v, lo), hi): with lo > hi everything becomes hi, as in PyTorch
             Clamp(lo, hi) => {
                 let (lo, hi) = (c(lo), c(hi));
                 map1(x, l, move |v: T| {
                     if v.is_nan() {
-                        v
-                    } else if v < lo {
-                        lo
-                    } else if v > hi {
+                        return v;
+                    }
+                    let v = if v < lo { lo } else { v };
+                    if v > hi {
                         hi
                     } else {
                         v
@@ -202,34 +213,14 @@ impl Unary {
                 let l = t.layout();
                 Some(CpuStorage::$V(match self {
                     Neg => map1($v, l, |x: $ty| (0 as $ty).wrapping_sub(x)),
-                    Abs => map1($v, l, |x: $ty| {
-                        if x < (0 as $ty) {
-                            (0 as $ty).wrapping_sub(x)
-                        } else {
-                            x
-                        }
-                    }),
-                    Sign => map1($v, l, |x: $ty| {
-                        if x > (0 as $ty) {
-                            1
-                        } else if x < (0 as $ty) {
-                            (0 as $ty).wrapping_sub(1)
-                        } else {
-                            0
-                        }
-                    }),
+                    Abs => map1($v, l, |x: $ty| if x < (0 as $ty) { (0 as $ty).wrapping_sub(x) } else { x }),
+                    Sign => map1($v, l, |x: $ty| if x > (0 as $ty) { 1 } else if x < (0 as $ty) { (0 as $ty).wrapping_sub(1) } else { 0 }),
                     Square => map1($v, l, |x: $ty| x.wrapping_mul(x)),
                     Relu => map1($v, l, |x: $ty| if x > (0 as $ty) { x } else { 0 }),
                     Floor | Ceil | Round => map1($v, l, |x: $ty| x),
                     Clamp(lo, hi) => map1($v, l, move |x: $ty| {
-                        let xf = x as f64;
-                        if xf < lo {
-                            lo as $ty
-                        } else if xf > hi {
-                            hi as $ty
-                        } else {
-                            x
-                        }
+                        let x = if (x as f64) < lo { lo as $ty } else { x };
+                        if (x as f64) > hi { hi as $ty } else { x }
                     }),
                     _ => return None,
                 }))
@@ -248,8 +239,7 @@ impl Unary {
     fn vjp(self, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Tensor> {
         use Unary::*;
         // When the backward pass is recorded (create_graph), recompute outputs from `x` so the
-        // gradient stays connected to it; otherwise the saved output is exact and free, and the
-        // hot activations take a one-pass fused kernel.
+        // gradient stays connected to it; otherwise the saved output is exact and free.
         let y = if is_grad_enabled() {
             x.unary(self)?
         } else {
@@ -290,23 +280,14 @@ impl Unary {
             }
             Gelu => {
                 let cdf = x.mul_scalar(FRAC_1_SQRT_2)?.erf()?.add_scalar(1.0)?.mul_scalar(0.5)?;
-                let pdf = x
-                    .square()?
-                    .mul_scalar(-0.5)?
-                    .exp()?
-                    .mul_scalar(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)?;
+                let pdf = x.square()?.mul_scalar(-0.5)?.exp()?.mul_scalar(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)?;
                 g.mul(&cdf.add(&x.mul(&pdf)?)?)
             }
             GeluTanh => {
                 let x2 = x.square()?;
-                let inner = x
-                    .mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?
-                    .mul_scalar(SQRT_2_OVER_PI)?;
+                let inner = x.mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?.mul_scalar(SQRT_2_OVER_PI)?;
                 let t = inner.tanh()?;
-                let dinner = x2
-                    .mul_scalar(3.0 * 0.044715)?
-                    .add_scalar(1.0)?
-                    .mul_scalar(SQRT_2_OVER_PI)?;
+                let dinner = x2.mul_scalar(3.0 * 0.044715)?.add_scalar(1.0)?.mul_scalar(SQRT_2_OVER_PI)?;
                 let left = t.add_scalar(1.0)?.mul_scalar(0.5)?;
                 let right = x.mul(&t.square()?.rsub_scalar(1.0)?)?.mul(&dinner)?.mul_scalar(0.5)?;
                 g.mul(&left.add(&right)?)
@@ -322,8 +303,9 @@ impl Unary {
                 Tensor::where_(&lin, g, &g.mul(&s)?)
             }
             Erf => g.mul(&x.square()?.neg()?.exp()?.mul_scalar(FRAC_2_SQRT_PI)?),
+            // strictly inside: PyTorch gives no gradient to elements sitting on a bound
             Clamp(lo, hi) => {
-                let inside = x.ge_scalar(lo)?.logical_and(&x.le_scalar(hi)?)?;
+                let inside = x.gt_scalar(lo)?.logical_and(&x.lt_scalar(hi)?)?;
                 g.mul(&inside.to_dtype(g.dtype())?)
             }
             PowScalar(e) => {
@@ -342,13 +324,7 @@ impl Unary {
     /// path (`None` when the op or dtype has no fused kernel). The composite rules in `vjp`
     /// stay the reference these are tested against.
     fn fused_vjp(self, y: &Tensor, g: &Tensor) -> Option<Tensor> {
-        fn run<T: Float>(
-            op: Unary,
-            y: &[T],
-            ly: &crate::shape::Layout,
-            g: &[T],
-            lg: &crate::shape::Layout,
-        ) -> Option<Vec<T>> {
+        fn run<T: Float>(op: Unary, y: &[T], ly: &crate::shape::Layout, g: &[T], lg: &crate::shape::Layout) -> Option<Vec<T>> {
             let one = T::ONE;
             Some(match op {
                 Unary::Relu => map2(y, ly, g, lg, |y: T, g: T| if y > T::ZERO { g } else { T::ZERO }),
@@ -375,6 +351,10 @@ impl Tensor {
     /// Apply a unary primitive. Integer inputs give integer outputs for the ops that keep them
     /// (neg, abs, relu, clamp, ...) and f32 outputs otherwise, as in PyTorch.
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
+        op.check_dtype(self.dtype())?;
+        if op == Unary::Sign && self.dtype() == DType::Bool {
+            return Ok(self.detach_copy()); // the sign of a bool is itself
+        }
         if !self.dtype().is_float() {
             if op.keeps_int() {
                 if let Some(d) = op.int_kernel(self) {
@@ -478,17 +458,17 @@ impl Tensor {
     pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
         self.unary(Unary::Softplus { beta, threshold })
     }
-    /// Clamp to `[min, max]`; `None` leaves that side open.
+    /// Clamp to `[min, max]`; `None` leaves that side open (at least one must be given).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-        self.unary(Unary::Clamp(
-            min.unwrap_or(f64::NEG_INFINITY),
-            max.unwrap_or(f64::INFINITY),
-        ))
+        if min.is_none() && max.is_none() {
+            return Err(crate::error::arg_err("clamp", "at least one of min and max must be given"));
+        }
+        self.unary(Unary::Clamp(min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY)))
     }
 }
 
 #[cfg(test)]
-mod tests {
+mod fused_tests {
     use super::Unary;
     use crate::{autograd, DType, Tensor};
 
@@ -507,15 +487,7 @@ mod tests {
                 let _eg = autograd::enable_grad();
                 op.vjp(&x, &y, &g).unwrap()
             };
-            let diff = fused
-                .sub(&composite)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .item()
-                .unwrap();
+            let diff = fused.sub(&composite).unwrap().abs().unwrap().max_all().unwrap().item().unwrap();
             assert!(diff < 1e-12, "{op:?}: fused and composite gradients differ by {diff}");
         }
     }
