@@ -16,6 +16,7 @@
 pub mod functional;
 pub mod init;
 pub mod layers;
+pub mod loss;
 pub mod module;
 mod parameter;
 pub mod state;
@@ -32,3 +33,8 @@ pub use layers::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use module::{walk, Entry, Module, Visitor};
 pub use parameter::{Buffer, Parameter};
 pub use state::LoadReport;
+pub use layers::attention::{AttentionMasks, MultiheadAttention};
+pub use layers::rnn::{RnnBase, RnnKind, RnnOptions, GRU, LSTM, RNN};
+pub use layers::transformer::{
+    Activation, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, TransformerMasks, TransformerOptions,
+};

@@ -8,3 +8,6 @@ pub mod embedding;
 pub mod linear;
 pub mod norm;
 pub mod pool;
+pub mod attention;
+pub mod rnn;
+pub mod transformer;
