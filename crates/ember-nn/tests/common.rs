@@ -9,13 +9,21 @@ pub type Fx = BTreeMap<String, Tensor>;
 
 /// Load `tests/fixtures/nn/<name>.safetensors` (written by tools/gen_nn_fixtures.py).
 pub fn fixture(name: &str) -> Fx {
-    let path = format!("{}/../../tests/fixtures/nn/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/fixtures/nn/{name}.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
     ember_core::load(&path).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
 /// Entries under `prefix.` with the prefix removed.
 pub fn with_prefix(fx: &Fx, prefix: &str) -> BTreeMap<String, Tensor> {
-    fx.iter().filter_map(|(k, v)| k.strip_prefix(&format!("{prefix}.")).map(|n| (n.to_string(), v.clone()))).collect()
+    fx.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(&format!("{prefix}."))
+                .map(|n| (n.to_string(), v.clone()))
+        })
+        .collect()
 }
 
 /// Assert `a` and `b` have one shape and agree to `atol + rtol * |b|` everywhere.
@@ -30,7 +38,14 @@ pub fn assert_close(a: &Tensor, b: &Tensor, rtol: f64, atol: f64, what: &str) {
             worst = (err.max(f64::MIN_POSITIVE), i);
         }
     }
-    assert!(worst.0 <= 0.0, "{what}: mismatch at {}: ember {} vs torch {} (shape {:?})", worst.1, x[worst.1], y[worst.1], a.shape());
+    assert!(
+        worst.0 <= 0.0,
+        "{what}: mismatch at {}: ember {} vs torch {} (shape {:?})",
+        worst.1,
+        x[worst.1],
+        y[worst.1],
+        a.shape()
+    );
 }
 
 /// Inputs of a case: float ones become fresh leaves that require grad.
@@ -38,7 +53,11 @@ pub fn inputs(fx: &Fx) -> BTreeMap<String, Tensor> {
     with_prefix(fx, "in")
         .into_iter()
         .map(|(k, v)| {
-            let v = if v.dtype().is_float() { v.copy().requires_grad_(true) } else { v };
+            let v = if v.dtype().is_float() {
+                v.copy().requires_grad_(true)
+            } else {
+                v
+            };
             (k, v)
         })
         .collect()

@@ -7,7 +7,10 @@ use ember_optim::*;
 use std::collections::BTreeMap;
 
 fn fixture(name: &str) -> BTreeMap<String, Tensor> {
-    let path = format!("{}/../../tests/fixtures/nn/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/fixtures/nn/{name}.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
     ember_core::load(&path).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
@@ -16,7 +19,10 @@ fn assert_close(a: &Tensor, b: &Tensor, rtol: f64, atol: f64, what: &str) {
     let x = a.to_vec::<f64>().unwrap();
     let y = b.to_vec::<f64>().unwrap();
     for (i, (p, q)) in x.iter().zip(&y).enumerate() {
-        assert!((p - q).abs() <= atol + rtol * q.abs(), "{what}: element {i}: ember {p} vs torch {q}");
+        assert!(
+            (p - q).abs() <= atol + rtol * q.abs(),
+            "{what}: element {i}: ember {p} vs torch {q}"
+        );
     }
 }
 
@@ -31,11 +37,30 @@ fn trajectory(name: &str, make: &dyn Fn(Vec<Tensor>) -> Box<dyn Optimizer>, fuse
     for step in 0..20 {
         opt.zero_grad();
         let pred = x.matmul(&w.t()).unwrap().add(&b).unwrap();
-        pred.sub(&y).unwrap().square().unwrap().mean_all().unwrap().backward().unwrap();
+        pred.sub(&y)
+            .unwrap()
+            .square()
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         opt.step().unwrap();
         let what = format!("{name} (fused={fused}, {dtype}) step {step}");
-        assert_close(&w, &fx["traj_w"].select(0, step).unwrap(), 1e-5, 1e-6, &format!("{what} weight"));
-        assert_close(&b, &fx["traj_b"].select(0, step).unwrap(), 1e-5, 1e-6, &format!("{what} bias"));
+        assert_close(
+            &w,
+            &fx["traj_w"].select(0, step).unwrap(),
+            1e-5,
+            1e-6,
+            &format!("{what} weight"),
+        );
+        assert_close(
+            &b,
+            &fx["traj_b"].select(0, step).unwrap(),
+            1e-5,
+            1e-6,
+            &format!("{what} bias"),
+        );
     }
 }
 
@@ -62,7 +87,10 @@ fn both<C: GroupConfig>(name: &str, cfg: C) {
 #[test]
 fn sgd_family() {
     both("sgd", SgdConfig::new(0.05));
-    both("sgd_momentum", SgdConfig::new(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01));
+    both(
+        "sgd_momentum",
+        SgdConfig::new(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01),
+    );
     both("sgd_nesterov", SgdConfig::new(0.05).momentum(0.8).nesterov(true));
     both("sgd_maximize", SgdConfig::new(0.01).momentum(0.5).maximize(true));
 }
@@ -70,7 +98,10 @@ fn sgd_family() {
 #[test]
 fn adam_family() {
     both("adam", AdamConfig::new(0.01));
-    both("adam_amsgrad_wd", AdamConfig::new(0.02).betas(0.8, 0.99).weight_decay(0.1).amsgrad(true));
+    both(
+        "adam_amsgrad_wd",
+        AdamConfig::new(0.02).betas(0.8, 0.99).weight_decay(0.1).amsgrad(true),
+    );
     both("adamw", AdamConfig::adamw(0.01));
     both("adamw_amsgrad", AdamConfig::adamw(0.01).weight_decay(0.1).amsgrad(true));
 }
@@ -78,10 +109,40 @@ fn adam_family() {
 #[test]
 fn adaptive_family() {
     both("rmsprop", RmspropConfig::new(0.01));
-    both("rmsprop_centered_momentum", RmspropConfig { alpha: 0.9, momentum: 0.5, centered: true, weight_decay: 0.01, ..RmspropConfig::new(0.01) });
-    both("adagrad", AdagradConfig { lr_decay: 0.01, weight_decay: 0.01, initial_accumulator_value: 0.1, ..AdagradConfig::new(0.1) });
-    both("adadelta", AdadeltaConfig { rho: 0.8, weight_decay: 0.01, ..AdadeltaConfig::new(1.0) });
-    both("lion", LionConfig { weight_decay: 0.1, ..LionConfig::new(0.01) });
+    both(
+        "rmsprop_centered_momentum",
+        RmspropConfig {
+            alpha: 0.9,
+            momentum: 0.5,
+            centered: true,
+            weight_decay: 0.01,
+            ..RmspropConfig::new(0.01)
+        },
+    );
+    both(
+        "adagrad",
+        AdagradConfig {
+            lr_decay: 0.01,
+            weight_decay: 0.01,
+            initial_accumulator_value: 0.1,
+            ..AdagradConfig::new(0.1)
+        },
+    );
+    both(
+        "adadelta",
+        AdadeltaConfig {
+            rho: 0.8,
+            weight_decay: 0.01,
+            ..AdadeltaConfig::new(1.0)
+        },
+    );
+    both(
+        "lion",
+        LionConfig {
+            weight_decay: 0.1,
+            ..LionConfig::new(0.01)
+        },
+    );
 }
 
 fn sched_case(name: &str, opt: &mut dyn Optimizer, s: &mut dyn LrScheduler) {
@@ -90,9 +151,18 @@ fn sched_case(name: &str, opt: &mut dyn Optimizer, s: &mut dyn LrScheduler) {
     let moms = fx["momentum"].to_vec::<f64>().unwrap();
     let metrics = fx.get("metrics").map(|m| m.to_vec::<f64>().unwrap());
     for i in 0..lrs.len() {
-        assert!((opt.lr() - lrs[i]).abs() <= 1e-12 + 1e-9 * lrs[i].abs(), "{name} step {i}: lr {} vs torch {}", opt.lr(), lrs[i]);
+        assert!(
+            (opt.lr() - lrs[i]).abs() <= 1e-12 + 1e-9 * lrs[i].abs(),
+            "{name} step {i}: lr {} vs torch {}",
+            opt.lr(),
+            lrs[i]
+        );
         let m = opt.group_momentum(0).unwrap_or(0.0);
-        assert!((m - moms[i]).abs() <= 1e-9, "{name} step {i}: momentum {m} vs torch {}", moms[i]);
+        assert!(
+            (m - moms[i]).abs() <= 1e-9,
+            "{name} step {i}: momentum {m} vs torch {}",
+            moms[i]
+        );
         match &metrics {
             Some(ms) => s.step_metric(opt, ms[i]).unwrap(),
             None => s.step(opt).unwrap(),
@@ -101,7 +171,11 @@ fn sched_case(name: &str, opt: &mut dyn Optimizer, s: &mut dyn LrScheduler) {
 }
 
 fn sgd() -> Sgd {
-    Sgd::new(vec![Tensor::zeros(&[1]).requires_grad_(true)], SgdConfig::new(0.1).momentum(0.9)).unwrap()
+    Sgd::new(
+        vec![Tensor::zeros(&[1]).requires_grad_(true)],
+        SgdConfig::new(0.1).momentum(0.9),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -125,7 +199,19 @@ fn schedulers() {
     let mut s = OneCycleLR::new(&mut o, 0.5, 30).unwrap();
     sched_case("onecycle", &mut o, &mut s);
     let mut o = sgd();
-    let mut s = OneCycleLR::with(&mut o, 1.0, 40, 0.25, AnnealStrategy::Linear, true, 0.85, 0.95, 25.0, 1e4).unwrap();
+    let mut s = OneCycleLR::with(
+        &mut o,
+        1.0,
+        40,
+        0.25,
+        AnnealStrategy::Linear,
+        true,
+        0.85,
+        0.95,
+        25.0,
+        1e4,
+    )
+    .unwrap();
     sched_case("onecycle_sgd_linear", &mut o, &mut s);
     let mut o = sgd();
     let mut s = ReduceLROnPlateau::new(&o);

@@ -242,14 +242,18 @@ impl Tensor {
             let rg: Vec<_> = ins.iter().map(|t| t.read()).collect();
             let mut os: Vec<&mut [f32]> = Vec::with_capacity(M);
             for (g, t) in wg.iter_mut().zip(outs) {
-                let CpuStorage::F32(v) = &mut **g else { unreachable!("dtype checked above") };
+                let CpuStorage::F32(v) = &mut **g else {
+                    unreachable!("dtype checked above")
+                };
                 os.push(&mut v[t.offset()..t.offset() + n]);
             }
             let is: Vec<&[f32]> = rg
                 .iter()
                 .zip(ins)
                 .map(|(g, t)| {
-                    let CpuStorage::F32(v) = &**g else { unreachable!("dtype checked above") };
+                    let CpuStorage::F32(v) = &**g else {
+                        unreachable!("dtype checked above")
+                    };
                     &v[t.offset()..t.offset() + n]
                 })
                 .collect();
@@ -269,7 +273,12 @@ impl Tensor {
                 let chunk = crate::cpu::PAR_CHUNK;
                 let mut iters: Vec<_> = os.into_iter().map(|s| s.chunks_mut(chunk)).collect();
                 let tasks: Vec<(usize, Vec<&mut [f32]>)> = (0..n.div_ceil(chunk))
-                    .map(|c| (c * chunk, iters.iter_mut().map(|it| it.next().expect("equal lengths")).collect()))
+                    .map(|c| {
+                        (
+                            c * chunk,
+                            iters.iter_mut().map(|it| it.next().expect("equal lengths")).collect(),
+                        )
+                    })
                     .collect();
                 tasks.into_par_iter().for_each(|(base, mut o)| run(&mut o, base));
             } else {
