@@ -134,7 +134,9 @@ impl Tensor {
         let la = a.layout().broadcast_to(op, &shape)?;
         let lb = b.layout().broadcast_to(op, &shape)?;
         let (ga, gb) = (a.read(), b.read());
-        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else { unreachable!() };
+        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else {
+            unreachable!()
+        };
         Ok(Tensor::from_storage(CpuStorage::Bool(map2(x, &la, y, &lb, f)), &shape))
     }
 
@@ -151,7 +153,10 @@ impl Tensor {
         let a = self.as_bool("logical_not")?;
         let g = a.read();
         let CpuStorage::Bool(x) = &*g else { unreachable!() };
-        Ok(Tensor::from_storage(CpuStorage::Bool(map1(x, a.layout(), |v| !v)), self.shape()))
+        Ok(Tensor::from_storage(
+            CpuStorage::Bool(map1(x, a.layout(), |v| !v)),
+            self.shape(),
+        ))
     }
 
     /// `f` of every element as a bool tensor; integers and bools are finite numbers, so for
@@ -195,17 +200,14 @@ impl Tensor {
         let lc = cond.layout().broadcast_to(OP, &shape)?;
         let la = ca.layout().broadcast_to(OP, &shape)?;
         let lb = cb.layout().broadcast_to(OP, &shape)?;
-        let c = cond.read();
-        let CpuStorage::Bool(cv) = &*c else { unreachable!() };
-        // select via offsets of the condition zipped with a and b
+        let cv = gather_full(&cond.detach(), &lc);
+        let CpuStorage::Bool(cv) = &cv else { unreachable!() };
         let data = {
             let (ga, gb) = (ca.read(), cb.read());
-            let offs_c = lc.offsets();
             macro_rules! sel {
-                ($x:expr, $y:expr, $V:ident) => {{
-                    let pa = map2($x, &la, $y, &lb, |p, q| (p, q));
-                    CpuStorage::$V(pa.into_iter().zip(offs_c).map(|((p, q), oc)| if cv[oc] { p } else { q }).collect())
-                }};
+                ($x:expr, $y:expr, $V:ident) => {
+                    CpuStorage::$V(select(cv, Operand::of($x, &la), Operand::of($y, &lb)))
+                };
             }
             match (&*ga, &*gb) {
                 (CpuStorage::F32(x), CpuStorage::F32(y)) => sel!(x, y, F32),
@@ -219,7 +221,6 @@ impl Tensor {
                 _ => unreachable!(),
             }
         };
-        drop(c);
         let out = Tensor::from_storage(data, &shape);
         if !needs_grad(&[a, b]) {
             return Ok(out);
@@ -245,5 +246,41 @@ impl Tensor {
         }
         let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
         Tensor::where_(mask, &v, self)
+    }
+}
+
+/// One side of a selection: a single broadcast value, or every element in row-major order.
+enum Operand<T> {
+    Scalar(T),
+    Full(Vec<T>),
+}
+
+impl<T: Copy> Operand<T> {
+    fn of(v: &[T], l: &crate::shape::Layout) -> Operand<T> {
+        if l.strides.iter().all(|&s| s == 0) {
+            Operand::Scalar(v[l.offset])
+        } else {
+            Operand::Full(crate::cpu::copy::gather(v, l))
+        }
+    }
+}
+
+/// The elements of a (broadcast) view in row-major order.
+fn gather_full(t: &Tensor, l: &crate::shape::Layout) -> CpuStorage {
+    let g = t.read();
+    crate::map_storage!(&*g, v => crate::cpu::copy::gather(v, l))
+}
+
+fn select<T: Copy>(c: &[bool], a: Operand<T>, b: Operand<T>) -> Vec<T> {
+    match (a, b) {
+        (Operand::Scalar(x), Operand::Scalar(y)) => c.iter().map(|&k| if k { x } else { y }).collect(),
+        (Operand::Scalar(x), Operand::Full(y)) => c.iter().zip(y).map(|(&k, y)| if k { x } else { y }).collect(),
+        (Operand::Full(x), Operand::Scalar(y)) => c.iter().zip(x).map(|(&k, x)| if k { x } else { y }).collect(),
+        (Operand::Full(x), Operand::Full(y)) => c
+            .iter()
+            .zip(x)
+            .zip(y)
+            .map(|((&k, x), y)| if k { x } else { y })
+            .collect(),
     }
 }
