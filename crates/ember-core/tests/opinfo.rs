@@ -31,10 +31,42 @@ use std::sync::OnceLock;
 /// Ops PyTorch defines for every tensor (any shape, any dtype): no bad input exists, so they
 /// have no error case. Every other op must have at least one.
 const TOTAL_OPS: &[&str] = &[
-    "sign", "exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan",
-    "tanh", "sigmoid", "erf", "logical_not", "isnan", "isinf", "isfinite", "to_dtype", "add_scalar", "sub_scalar",
-    "rsub_scalar", "mul_scalar", "div_scalar", "rem_scalar", "maximum_scalar", "minimum_scalar", "eq_scalar", "ne_scalar",
-    "lt_scalar", "le_scalar", "gt_scalar", "ge_scalar",
+    "sign",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "reciprocal",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "logical_not",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "to_dtype",
+    "add_scalar",
+    "sub_scalar",
+    "rsub_scalar",
+    "mul_scalar",
+    "div_scalar",
+    "rem_scalar",
+    "maximum_scalar",
+    "minimum_scalar",
+    "eq_scalar",
+    "ne_scalar",
+    "lt_scalar",
+    "le_scalar",
+    "gt_scalar",
+    "ge_scalar",
 ];
 
 struct Suite {
@@ -48,20 +80,28 @@ fn suite() -> &'static Suite {
         // Panics inside ops are caught and reported per case: print one line for each, not a
         // backtrace per case.
         std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
-        Suite { ops: registry::ops(), fixtures: fixture::load_all() }
+        Suite {
+            ops: registry::ops(),
+            fixtures: fixture::load_all(),
+        }
     })
 }
 
 /// Every (op, case) pair with both a registry entry and fixtures.
 fn cases() -> impl Iterator<Item = (&'static OpInfo, &'static Case)> {
     let s = suite();
-    s.ops.iter().flat_map(move |op| s.fixtures.get(op.name).into_iter().flatten().map(move |c| (op, c)))
+    s.ops
+        .iter()
+        .flat_map(move |op| s.fixtures.get(op.name).into_iter().flatten().map(move |c| (op, c)))
 }
 
 /// Run `f`, turning a panic into an error message.
 fn no_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
         format!("panicked: {}", msg.unwrap_or_else(|| "<non-string payload>".into()))
     })
 }
@@ -88,8 +128,9 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
 fn report(test: &str, checked: usize, failures: Vec<String>) {
     assert!(checked > 0, "{test}: nothing was checked");
     let known: Vec<_> = KNOWN_FAILURES.iter().filter(|k| k.0 == test).collect();
-    let (expected, mut unexpected): (Vec<String>, Vec<String>) =
-        failures.into_iter().partition(|f| known.iter().any(|k| f.starts_with(k.1)));
+    let (expected, mut unexpected): (Vec<String>, Vec<String>) = failures
+        .into_iter()
+        .partition(|f| known.iter().any(|k| f.starts_with(k.1)));
     for k in &known {
         if !expected.iter().any(|f| f.starts_with(k.1)) {
             unexpected.push(format!("{}: listed in KNOWN_FAILURES but passes now: remove it", k.1));
@@ -99,7 +140,11 @@ fn report(test: &str, checked: usize, failures: Vec<String>) {
         eprintln!("known failure: {f}");
     }
     if !unexpected.is_empty() {
-        panic!("{test}: {} of {checked} checks failed:\n  {}", unexpected.len(), unexpected.join("\n  "));
+        panic!(
+            "{test}: {} of {checked} checks failed:\n  {}",
+            unexpected.len(),
+            unexpected.join("\n  ")
+        );
     }
     eprintln!("{test}: {checked} checks passed ({} known failures)", expected.len());
 }
@@ -125,7 +170,13 @@ fn check_forward(op: &OpInfo, case: &Case, non_contiguous: bool) -> Result<(), S
     let inputs: Vec<Tensor> = case.inputs.iter().map(|t| prepare(t, non_contiguous)).collect();
     let outs = run_forward(op, case, &inputs)?;
     for (j, (got, want)) in outs.iter().zip(&case.outputs).enumerate() {
-        compare::check(got, want, compare::Kind::Forward).map_err(|m| if case.multi { format!("output {j}: {m}") } else { m })?;
+        compare::check(got, want, compare::Kind::Forward).map_err(|m| {
+            if case.multi {
+                format!("output {j}: {m}")
+            } else {
+                m
+            }
+        })?;
     }
     Ok(())
 }
@@ -215,9 +266,15 @@ fn gradcheck_samples(op: &OpInfo) -> Vec<&'static Case> {
             !c.error
                 && c.smooth
                 && c.diff.contains(&true)
-                && c.inputs.iter().zip(&c.diff).all(|(t, &d)| !d || t.dtype() == DType::F64)
+                && c.inputs
+                    .iter()
+                    .zip(&c.diff)
+                    .all(|(t, &d)| !d || t.dtype() == DType::F64)
                 && c.outputs.iter().all(|o| {
-                    o.dtype() == DType::F64 && o.to_vec::<f64>().map(|v| v.iter().all(|x| x.is_finite())).unwrap_or(false)
+                    o.dtype() == DType::F64
+                        && o.to_vec::<f64>()
+                            .map(|v| v.iter().all(|x| x.is_finite()))
+                            .unwrap_or(false)
                 })
         })
         .collect()
@@ -240,7 +297,10 @@ fn gradcheck_f64() {
                     all[i] = x.clone();
                 }
                 let outs = op.run(&all, &case.kwargs)?;
-                let flat: Vec<Tensor> = outs.iter().map(|o| o.reshape(&[-1])).collect::<ember_core::Result<_>>()?;
+                let flat: Vec<Tensor> = outs
+                    .iter()
+                    .map(|o| o.reshape(&[-1]))
+                    .collect::<ember_core::Result<_>>()?;
                 Tensor::cat(&flat, 0)
             };
             let xs: Vec<Tensor> = diff_idx.iter().map(|&i| case.inputs[i].clone()).collect();
@@ -273,15 +333,24 @@ fn error_inputs_are_rejected() {
             Ok(Err(_)) => {}
             Ok(Ok(outs)) => {
                 let shapes: Vec<_> = outs.iter().map(|o| (o.shape().to_vec(), o.dtype())).collect();
-                failures.push(format!("{}: PyTorch rejects this input but ember returned {shapes:?}", case.id()));
+                failures.push(format!(
+                    "{}: PyTorch rejects this input but ember returned {shapes:?}",
+                    case.id()
+                ));
             }
             Err(m) => failures.push(format!("{}: {m} (expected Err)", case.id())),
         }
     }
     for op in &suite().ops {
-        let has_error_case = suite().fixtures.get(op.name).is_some_and(|cs| cs.iter().any(|c| c.error));
+        let has_error_case = suite()
+            .fixtures
+            .get(op.name)
+            .is_some_and(|cs| cs.iter().any(|c| c.error));
         if !has_error_case && !TOTAL_OPS.contains(&op.name) {
-            failures.push(format!("{}: no error case (add one to the generator, or list the op in TOTAL_OPS)", op.name));
+            failures.push(format!(
+                "{}: no error case (add one to the generator, or list the op in TOTAL_OPS)",
+                op.name
+            ));
         }
     }
     report("error inputs", n, failures);
@@ -305,8 +374,14 @@ fn registry_and_fixtures_agree() {
         }
         let has_grads = cases.iter().any(|c| c.diff.contains(&true));
         match (op.grad != Grad::None, has_grads) {
-            (true, false) => failures.push(format!("{}: registered as differentiable but no fixture case has gradients", op.name)),
-            (false, true) => failures.push(format!("{}: fixtures have gradients but the registry says not differentiable", op.name)),
+            (true, false) => failures.push(format!(
+                "{}: registered as differentiable but no fixture case has gradients",
+                op.name
+            )),
+            (false, true) => failures.push(format!(
+                "{}: fixtures have gradients but the registry says not differentiable",
+                op.name
+            )),
             _ => {}
         }
         for c in cases.iter().filter(|c| !c.error) {

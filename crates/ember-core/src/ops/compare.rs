@@ -242,7 +242,10 @@ impl Tensor {
     /// broadcast together, as in PyTorch.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {
-            return Err(dtype_err("masked_fill", format!("only supports boolean masks, got a mask of dtype {}", mask.dtype())));
+            return Err(dtype_err(
+                "masked_fill",
+                format!("only supports boolean masks, got a mask of dtype {}", mask.dtype()),
+            ));
         }
         let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
         Tensor::where_(mask, &v, self)

@@ -248,13 +248,19 @@ impl Tensor {
                     return Ok(self.finish_matmul(r, other));
                 }
                 (CpuStorage::I64(x), CpuStorage::I64(y)) => {
-                    CpuStorage::I64(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
+                    CpuStorage::I64(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (CpuStorage::I32(x), CpuStorage::I32(y)) => {
-                    CpuStorage::I32(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
+                    CpuStorage::I32(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (CpuStorage::U8(x), CpuStorage::U8(y)) => {
-                    CpuStorage::U8(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
+                    CpuStorage::U8(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (x, _) => return Err(dtype_err("matmul", format!("not supported for dtype {}", x.dtype()))),
             }

@@ -320,7 +320,10 @@ impl Tensor {
         let name = if op == Reduce::Max { "amax" } else { "amin" };
         let d = reduce_dims(name, dims, self.ndim())?;
         if d.iter().any(|&i| self.shape()[i] == 0) {
-            return Err(shape_err(name, format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape())));
+            return Err(shape_err(
+                name,
+                format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape()),
+            ));
         }
         let out = self.reduce_raw(op, &d, keepdim)?;
         if !needs_grad(&[self]) {
@@ -345,13 +348,17 @@ impl Tensor {
     /// inputs, which give u8 as in PyTorch.
     pub fn all(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims("all", dims, self.ndim())?;
-        self.to_dtype(DType::Bool)?.reduce_raw(Reduce::Min, &d, keepdim)?.bool_result_like(self)
+        self.to_dtype(DType::Bool)?
+            .reduce_raw(Reduce::Min, &d, keepdim)?
+            .bool_result_like(self)
     }
 
     /// True if any element is non-zero (bool; u8 for u8 inputs, as `all`).
     pub fn any(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims("any", dims, self.ndim())?;
-        self.to_dtype(DType::Bool)?.reduce_raw(Reduce::Max, &d, keepdim)?.bool_result_like(self)
+        self.to_dtype(DType::Bool)?
+            .reduce_raw(Reduce::Max, &d, keepdim)?
+            .bool_result_like(self)
     }
 
     /// PyTorch's all/any keep uint8 for uint8 inputs (a legacy rule); bool otherwise.
@@ -393,9 +400,16 @@ impl Tensor {
             Box::new(move |g| {
                 let x = x.get()?;
                 // recompute when the backward is recorded, so it stays connected to x
-                let std = if crate::autograd::is_grad_enabled() { x.std_dims(&dims, correction, true)? } else { y.get()?.reshape_to(&kept)? };
+                let std = if crate::autograd::is_grad_enabled() {
+                    x.std_dims(&dims, correction, true)?
+                } else {
+                    y.get()?.reshape_to(&kept)?
+                };
                 // d std / dx = (x - mean) / ((n - correction) * std)
-                let scale = g.reshape_to(&kept)?.div(&std.mul_scalar(denom)?)?.masked_fill(&std.eq_scalar(0.0)?, 0.0)?;
+                let scale = g
+                    .reshape_to(&kept)?
+                    .div(&std.mul_scalar(denom)?)?
+                    .masked_fill(&std.eq_scalar(0.0)?, 0.0)?;
                 Ok(vec![Some(x.sub(&x.mean_dims(&dims, true)?)?.mul(&scale)?)])
             })
         }))
@@ -425,7 +439,10 @@ impl Tensor {
     /// Vector p-norm over `dims` (p = 1, 2, or f64::INFINITY; other p > 0 work too).
     pub fn norm(&self, p: f64, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Err(dtype_err("norm", format!("expected a floating point tensor as input, got {}", self.dtype())));
+            return Err(dtype_err(
+                "norm",
+                format!("expected a floating point tensor as input, got {}", self.dtype()),
+            ));
         }
         if p == f64::INFINITY {
             self.abs()?.amax(dims, keepdim)

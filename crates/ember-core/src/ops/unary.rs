@@ -243,7 +243,11 @@ impl Unary {
                     Floor | Ceil | Round => map1($v, l, |x: $ty| x),
                     Clamp(lo, hi) => map1($v, l, move |x: $ty| {
                         let x = if (x as f64) < lo { lo as $ty } else { x };
-                        if (x as f64) > hi { hi as $ty } else { x }
+                        if (x as f64) > hi {
+                            hi as $ty
+                        } else {
+                            x
+                        }
                     }),
                     _ => return None,
                 }))
@@ -500,9 +504,15 @@ impl Tensor {
     /// Clamp to `[min, max]`; `None` leaves that side open (at least one must be given).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
-            return Err(crate::error::arg_err("clamp", "at least one of min and max must be given"));
+            return Err(crate::error::arg_err(
+                "clamp",
+                "at least one of min and max must be given",
+            ));
         }
-        self.unary(Unary::Clamp(min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY)))
+        self.unary(Unary::Clamp(
+            min.unwrap_or(f64::NEG_INFINITY),
+            max.unwrap_or(f64::INFINITY),
+        ))
     }
 }
 

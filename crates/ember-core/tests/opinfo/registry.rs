@@ -52,11 +52,21 @@ impl OpInfo {
 }
 
 fn one(name: &'static str, grad: Grad, f: Single) -> OpInfo {
-    OpInfo { name, forward: Forward::One(f), grad, constant_grad: |_| false }
+    OpInfo {
+        name,
+        forward: Forward::One(f),
+        grad,
+        constant_grad: |_| false,
+    }
 }
 
 fn many(name: &'static str, grad: Grad, f: Multi) -> OpInfo {
-    OpInfo { name, forward: Forward::Many(f), grad, constant_grad: |_| false }
+    OpInfo {
+        name,
+        forward: Forward::Many(f),
+        grad,
+        constant_grad: |_| false,
+    }
 }
 
 /// Typed access to the kwargs of a case. A missing or mistyped kwarg is a broken fixture, so
@@ -94,35 +104,61 @@ impl Kw for Value {
         (!self[key].is_null()).then(|| self.f(key))
     }
     fn i(&self, key: &str) -> isize {
-        self[key].as_i64().unwrap_or_else(|| panic!("kwarg {key}: {} is not an integer", self[key])) as isize
+        self[key]
+            .as_i64()
+            .unwrap_or_else(|| panic!("kwarg {key}: {} is not an integer", self[key])) as isize
     }
     fn opt_i(&self, key: &str) -> Option<isize> {
         (!self[key].is_null()).then(|| self.i(key))
     }
     fn u(&self, key: &str) -> usize {
-        self[key].as_u64().unwrap_or_else(|| panic!("kwarg {key}: {} is not a non-negative integer", self[key])) as usize
+        self[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("kwarg {key}: {} is not a non-negative integer", self[key])) as usize
     }
     fn b(&self, key: &str) -> bool {
-        self[key].as_bool().unwrap_or_else(|| panic!("kwarg {key}: {} is not a bool", self[key]))
+        self[key]
+            .as_bool()
+            .unwrap_or_else(|| panic!("kwarg {key}: {} is not a bool", self[key]))
     }
     fn ints(&self, key: &str) -> Vec<isize> {
-        let list = self[key].as_array().unwrap_or_else(|| panic!("kwarg {key}: {} is not a list", self[key]));
-        list.iter().map(|v| v.as_i64().unwrap_or_else(|| panic!("kwarg {key}: {v} is not an integer")) as isize).collect()
+        let list = self[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("kwarg {key}: {} is not a list", self[key]));
+        list.iter()
+            .map(|v| {
+                v.as_i64()
+                    .unwrap_or_else(|| panic!("kwarg {key}: {v} is not an integer")) as isize
+            })
+            .collect()
     }
     fn str(&self, key: &str) -> &str {
-        self[key].as_str().unwrap_or_else(|| panic!("kwarg {key}: {} is not a string", self[key]))
+        self[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("kwarg {key}: {} is not a string", self[key]))
     }
 }
 
 /// ember's dtype for a fixture dtype name.
 pub fn dtype(name: &str) -> DType {
-    DType::ALL.into_iter().find(|d| d.name() == name).unwrap_or_else(|| panic!("unknown dtype {name}"))
+    DType::ALL
+        .into_iter()
+        .find(|d| d.name() == name)
+        .unwrap_or_else(|| panic!("unknown dtype {name}"))
 }
 
 fn matmul(x: &[Tensor], k: &Value) -> Result<Tensor> {
     let flag = |key: &str| k[key].as_bool().unwrap_or(false);
-    let a = if flag("ta") { x[0].transpose(-2, -1)? } else { x[0].clone() };
-    let b = if flag("tb") { x[1].transpose(-2, -1)? } else { x[1].clone() };
+    let a = if flag("ta") {
+        x[0].transpose(-2, -1)?
+    } else {
+        x[0].clone()
+    };
+    let b = if flag("tb") {
+        x[1].transpose(-2, -1)?
+    } else {
+        x[1].clone()
+    };
     a.matmul(&b)
 }
 
@@ -231,12 +267,20 @@ pub fn ops() -> Vec<OpInfo> {
         one("amin", Once, |x, k| x[0].amin(&k.ints("dims"), k.b("keepdim"))),
         one("all", none, |x, k| x[0].all(&k.ints("dims"), k.b("keepdim"))),
         one("any", none, |x, k| x[0].any(&k.ints("dims"), k.b("keepdim"))),
-        one("var", Twice, |x, k| x[0].var_dims(&k.ints("dims"), k.u("correction"), k.b("keepdim"))),
-        one("std", Twice, |x, k| x[0].std_dims(&k.ints("dims"), k.u("correction"), k.b("keepdim"))),
-        one("logsumexp", Twice, |x, k| x[0].logsumexp(&k.ints("dims"), k.b("keepdim"))),
+        one("var", Twice, |x, k| {
+            x[0].var_dims(&k.ints("dims"), k.u("correction"), k.b("keepdim"))
+        }),
+        one("std", Twice, |x, k| {
+            x[0].std_dims(&k.ints("dims"), k.u("correction"), k.b("keepdim"))
+        }),
+        one("logsumexp", Twice, |x, k| {
+            x[0].logsumexp(&k.ints("dims"), k.b("keepdim"))
+        }),
         OpInfo {
             constant_grad: |k| k.f("p").is_infinite(),
-            ..one("norm", Twice, |x, k| x[0].norm(k.f("p"), &k.ints("dims"), k.b("keepdim")))
+            ..one("norm", Twice, |x, k| {
+                x[0].norm(k.f("p"), &k.ints("dims"), k.b("keepdim"))
+            })
         },
         // ---------------------------------------------------------------- matrix products
         one("matmul", Twice, matmul),
@@ -247,7 +291,9 @@ pub fn ops() -> Vec<OpInfo> {
         one("reshape", Once, |x, k| x[0].reshape(&k.ints("shape"))),
         one("permute", Once, |x, k| x[0].permute(&k.ints("dims"))),
         one("transpose", Once, |x, k| x[0].transpose(k.i("dim0"), k.i("dim1"))),
-        one("narrow", Once, |x, k| x[0].narrow(k.i("dim"), k.u("start"), k.u("length"))),
+        one("narrow", Once, |x, k| {
+            x[0].narrow(k.i("dim"), k.u("start"), k.u("length"))
+        }),
         one("slice", Once, slice),
         one("select", Once, |x, k| x[0].select(k.i("dim"), k.i("index"))),
         one("expand", Once, |x, k| x[0].expand(&k.ints("shape"))),
