@@ -19,8 +19,9 @@ pub struct Case {
     pub diff: Vec<bool>,
     /// PyTorch's outputs (one for single-output ops).
     pub outputs: Vec<Tensor>,
-    /// Cotangents of the outputs, present when some input is differentiable.
-    pub cots: Vec<Tensor>,
+    /// Cotangents of the outputs, present for the differentiable outputs when some input is
+    /// differentiable (`sort`'s indices get none).
+    pub cots: Vec<Option<Tensor>>,
     /// Gradient of `sum(out * cot)` per input (None for inputs not differentiated).
     pub grads: Vec<Option<Tensor>>,
     /// A bad input that PyTorch rejects: ember must return `Err`.
@@ -97,7 +98,7 @@ fn load_file(path: &std::path::Path) -> (String, Vec<Case>) {
                     .map(|s| take(format!("{name}.out{s}")).unwrap_or_else(|| panic!("{op}/{name}: missing out{s}")))
                     .collect()
             };
-            let cots = suffixes.iter().filter_map(|s| take(format!("{name}.cot{s}"))).collect();
+            let cots = suffixes.iter().map(|s| take(format!("{name}.cot{s}"))).collect();
             let grads = (0..n_in).map(|i| take(format!("{name}.grad.{i}"))).collect();
             Case {
                 op: op.clone(),
