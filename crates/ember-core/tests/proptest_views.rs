@@ -225,7 +225,7 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             )
         }
         Step::Select => {
-            if nd == 0 || r.shape.iter().any(|&n| n == 0) {
+            if nd == 0 || r.shape.contains(&0) {
                 return None;
             }
             let d = p.below(nd);
