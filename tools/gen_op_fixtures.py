@@ -586,6 +586,18 @@ def outer_cases(c):
 
 op("outer", torch.outer, outer_cases)
 
+
+def dot_cases(c):
+    for dt in FLOATS + ["i64"]:
+        c.case(dt, [c.t((5,), dt), c.t((5,), dt)], optional=True)
+    c.case("empty", [c.t((0,), "f64"), c.t((0,), "f64")])
+    c.error("two_d", [c.t((2, 3)), c.t((3,))])
+    c.error("length_mismatch", [c.t((3,)), c.t((4,))])
+    c.error("dtype_mismatch", [c.t((3,), "f32"), c.t((3,), "f64")])
+
+
+op("dot", torch.dot, dot_cases)
+
 # ----------------------------------------------------------------------------- views
 
 
@@ -814,6 +826,49 @@ def embedding_cases(c):
 
 op("embedding", lambda w, idx, padding_idx: F.embedding(idx, w, padding_idx=padding_idx), embedding_cases)
 
+
+def nonzero_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt, "ties")], optional=True)
+    c.case("3d", [c.t((2, 3, 2), "bool")])
+    c.case("0d_true", [torch.tensor(1.5)])
+    c.case("0d_false", [torch.tensor(0)])
+    c.case("empty", [c.t((0, 3), "f32")])
+
+
+op("nonzero", torch.nonzero, nonzero_cases, differentiable=False)
+
+
+def index_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((4, 3), dt), c.idx((2, 2), 4)], optional=True)
+    c.case("negative", [c.t((4, 3), "f64"), torch.tensor([-1, 0, -4, 2])])
+    c.case("dups_3d", [c.t((3, 2, 2), "f64"), torch.tensor([2, 2, 0])])
+    c.case("bool_mask", [c.t((3, 4, 2), "f64"), c.t((3, 4), "bool")])
+    c.case("bool_mask_1d", [c.t((4, 3), "f64"), torch.tensor([True, False, False, True])])
+    c.error("out_of_range", [c.t((4, 3)), torch.tensor([4])])
+    c.error("mask_shape", [c.t((4, 3)), c.t((3,), "bool")])
+    c.error("float_index", [c.t((4, 3)), torch.tensor([1.0])])
+
+
+op("index", lambda x, idx: x[idx], index_cases)
+
+
+def index_dim_cases(c):
+    c.case("f64_dim1", [c.t((2, 4, 3), "f64"), c.idx((2, 3), 4)], dim=1)
+    c.case("i64_neg_dim", [c.t((2, 4), "i64"), torch.tensor([-1, 0])], dim=-1)
+    c.case("bool_mask", [c.t((2, 4, 3), "f64"), torch.tensor([True, False, True, True])], dim=1)
+    c.error("out_of_range", [c.t((2, 4)), torch.tensor([4])], dim=1)
+    c.error("mask_len", [c.t((2, 4)), torch.tensor([True, False])], dim=1)
+
+
+def index_dim_fn(x, idx, dim):
+    pos = [slice(None)] * (dim % x.dim())
+    return x[tuple(pos + [idx])]
+
+
+op("index_dim", index_dim_fn, index_dim_cases)
+
 # ----------------------------------------------------------------------------- shape ops
 
 
@@ -983,10 +1038,16 @@ def extreme_dim_cases(c):
     c.error("bad_dim", [c.t((2, 3))], dim=2, keepdim=False)
 
 
+def arg_extreme_cases(c):
+    extreme_dim_cases(c)
+    c.case("flat", [c.t((3, 4), "f64")], dim=None, keepdim=False)  # argmax_all
+    c.case("flat_ties", [c.t((3, 4), "f64", "ties")], dim=None, keepdim=False)
+
+
 op("max_dim", lambda x, dim, keepdim: torch.max(x, dim, keepdim), extreme_dim_cases, multi=True)
 op("min_dim", lambda x, dim, keepdim: torch.min(x, dim, keepdim), extreme_dim_cases, multi=True)
-op("argmax", lambda x, dim, keepdim: torch.argmax(x, dim, keepdim), extreme_dim_cases, differentiable=False)
-op("argmin", lambda x, dim, keepdim: torch.argmin(x, dim, keepdim), extreme_dim_cases, differentiable=False)
+op("argmax", lambda x, dim, keepdim: torch.argmax(x, dim, keepdim), arg_extreme_cases, differentiable=False)
+op("argmin", lambda x, dim, keepdim: torch.argmin(x, dim, keepdim), arg_extreme_cases, differentiable=False)
 
 # ----------------------------------------------------------------------------- einsum
 

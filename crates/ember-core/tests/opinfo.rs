@@ -67,6 +67,7 @@ const TOTAL_OPS: &[&str] = &[
     "le_scalar",
     "gt_scalar",
     "ge_scalar",
+    "nonzero",
 ];
 
 struct Suite {

@@ -367,6 +367,7 @@ pub fn ops() -> Vec<OpInfo> {
         one("mm", Twice, |x, _| x[0].mm(&x[1])),
         one("bmm", Twice, |x, _| x[0].bmm(&x[1])),
         one("outer", Twice, |x, _| x[0].outer(&x[1])),
+        one("dot", Twice, |x, _| x[0].dot(&x[1])),
         // ---------------------------------------------------------------- views
         one("reshape", Once, |x, k| x[0].reshape(&k.ints("shape"))),
         one("permute", Once, |x, k| x[0].permute(&k.ints("dims"))),
@@ -399,6 +400,9 @@ pub fn ops() -> Vec<OpInfo> {
         one("masked_scatter", Once, |x, _| x[0].masked_scatter(&x[1], &x[2])),
         one("one_hot", none, |x, k| x[0].one_hot(k.i("num_classes"))),
         one("embedding", Once, embedding),
+        one("nonzero", none, |x, _| x[0].nonzero()),
+        one("index", Once, |x, _| x[0].index(&x[1])),
+        one("index_dim", Once, |x, k| x[0].index_dim(k.i("dim"), &x[1])),
         // ---------------------------------------------------------------- shape ops
         one("pad", Once, pad),
         one("flip", Once, |x, k| x[0].flip(&k.ints("dims"))),
@@ -425,8 +429,14 @@ pub fn ops() -> Vec<OpInfo> {
         many("min_dim", Once, |x, k| {
             x[0].min_dim(k.i("dim"), k.b("keepdim")).map(pair_out)
         }),
-        one("argmax", none, |x, k| x[0].argmax(k.i("dim"), k.b("keepdim"))),
-        one("argmin", none, |x, k| x[0].argmin(k.i("dim"), k.b("keepdim"))),
+        one("argmax", none, |x, k| match k.opt_i("dim") {
+            Some(d) => x[0].argmax(d, k.b("keepdim")),
+            None => x[0].argmax_all(),
+        }),
+        one("argmin", none, |x, k| match k.opt_i("dim") {
+            Some(d) => x[0].argmin(d, k.b("keepdim")),
+            None => x[0].argmin_all(),
+        }),
         // ---------------------------------------------------------------- einsum
         OpInfo {
             // one operand: a linear map (transpose, diagonal, sum), nothing to differentiate twice
