@@ -120,6 +120,17 @@ class Cases:
             return v.to(dt)
         return fsample(self.g, shape).to(dt)
 
+    def idx(self, shape, hi, dtype="i64", lo=0):
+        """Random indices in [lo, hi) (duplicates likely)."""
+        return torch.randint(lo, hi, tuple(shape), generator=self.g).to(DTYPES[dtype])
+
+    def perm_idx(self, shape, dim, n):
+        """Indices along `dim` with no duplicates within each line: each line of `dim` is a
+        prefix of a random permutation of range(n) (for scatter, where duplicate writes race)."""
+        shape = list(shape)
+        lines = torch.argsort(torch.rand(shape[:dim] + [n] + shape[dim + 1 :], generator=self.g), dim=dim)
+        return lines.narrow(dim, 0, shape[dim]).contiguous()
+
     def special(self, dtype="f32"):
         return torch.tensor(SPECIAL, dtype=torch.float64).to(DTYPES[dtype])
 
@@ -575,6 +586,18 @@ def outer_cases(c):
 
 op("outer", torch.outer, outer_cases)
 
+
+def dot_cases(c):
+    for dt in FLOATS + ["i64"]:
+        c.case(dt, [c.t((5,), dt), c.t((5,), dt)], optional=True)
+    c.case("empty", [c.t((0,), "f64"), c.t((0,), "f64")])
+    c.error("two_d", [c.t((2, 3)), c.t((3,))])
+    c.error("length_mismatch", [c.t((3,)), c.t((4,))])
+    c.error("dtype_mismatch", [c.t((3,), "f32"), c.t((3,), "f64")])
+
+
+op("dot", torch.dot, dot_cases)
+
 # ----------------------------------------------------------------------------- views
 
 
@@ -684,6 +707,534 @@ def chunk_cases(c):
 
 op("chunk", lambda x, chunks, dim: torch.chunk(x, chunks, dim), chunk_cases, multi=True)
 
+# ----------------------------------------------------------------------------- index ops
+
+
+def index_select_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((4, 3), dt), c.idx((5,), 4)], optional=True, dim=0)
+    c.case("dim1_dups", [c.t((2, 5, 3), "f64"), c.idx((7,), 5)], dim=1)
+    c.case("dim_neg_i32_index", [c.t((2, 3, 4), "f64"), c.idx((3,), 4, "i32")], dim=-1)
+    c.case("index_0d", [c.t((4, 3), "f64"), torch.tensor(2)], dim=0)
+    c.case("empty_index", [c.t((4, 3), "f32"), c.idx((0,), 4)], dim=1)
+    c.error("out_of_range", [c.t((4, 3)), torch.tensor([0, 4])], dim=0)
+    c.error("float_index", [c.t((4, 3)), torch.tensor([0.0, 1.0])], dim=0)
+    c.error("index_2d", [c.t((4, 3)), c.idx((2, 2), 3)], dim=0)
+    c.error("bad_dim", [c.t((4, 3)), c.idx((2,), 3)], dim=2)
+
+
+op("index_select", lambda x, index, dim: torch.index_select(x, dim, index), index_select_cases)
+
+
+def gather_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt), c.idx((3, 5), 4)], optional=True, dim=1)
+    c.case("dim0", [c.t((3, 4), "f64"), c.idx((2, 4), 3)], dim=0)
+    c.case("smaller_index", [c.t((3, 4, 2), "f64"), c.idx((2, 3, 1), 3)], dim=-2)
+    c.case("f32_empty", [c.t((3, 4), "f32"), c.idx((3, 0), 4)], dim=1)
+    c.error("out_of_range", [c.t((3, 4)), torch.tensor([[0], [4], [1]])], dim=1)
+    c.error("rank_mismatch", [c.t((3, 4)), c.idx((3,), 4)], dim=1)
+    c.error("float_index", [c.t((3, 4)), torch.zeros(3, 1)], dim=1)
+
+
+op("gather", lambda x, index, dim: torch.gather(x, dim, index), gather_cases)
+
+
+def scatter_cases(c, add):
+    for dt in ALL:
+        idx = c.idx((3, 5), 4) if add else c.perm_idx((3, 3), 1, 4)
+        c.case(dt, [c.t((3, 4), dt), idx, c.t(idx.shape, dt)], optional=True, dim=1)
+    idx = c.idx((2, 4), 3) if add else c.perm_idx((2, 4), 0, 3)
+    c.case("dim0", [c.t((3, 4), "f64"), idx, c.t((2, 4), "f64")], dim=0)
+    idx = c.idx((2, 2), 5) if add else c.perm_idx((2, 2), 1, 5)
+    # forward only: PyTorch's own scatter(_add) backward fails when src is larger than index
+    c.case("src_larger", [c.t((3, 5), "f64"), idx, c.t((3, 4), "f64")], grad=False, dim=-1)
+    c.case("f32_empty", [c.t((3, 4), "f32"), c.idx((3, 0), 4), c.t((3, 0), "f32")], dim=1)
+    c.error("out_of_range", [c.t((3, 4)), torch.tensor([[0], [4], [1]]), c.t((3, 1))], dim=1)
+    c.error("rank_mismatch", [c.t((3, 4)), c.idx((3,), 4), c.t((3,))], dim=1)
+    c.error("index_larger_than_src", [c.t((3, 4)), c.idx((3, 3), 4), c.t((3, 2))], dim=1)
+
+
+op("scatter", lambda x, index, src, dim: torch.scatter(x, dim, index, src), lambda c: scatter_cases(c, False))
+op("scatter_add", lambda x, index, src, dim: torch.scatter_add(x, dim, index, src), lambda c: scatter_cases(c, True))
+
+
+def index_add_cases(c):
+    for dt in FLOATS + INTS:
+        c.case(dt, [c.t((4, 3), dt), c.idx((5,), 4), c.t((5, 3), dt)], optional=True, dim=0)
+    c.case("dim1", [c.t((2, 4, 3), "f64"), c.idx((6,), 4), c.t((2, 6, 3), "f64")], dim=1)
+    c.case("dim_neg", [c.t((2, 4), "f64"), c.idx((3,), 4, "i32"), c.t((2, 3), "f64")], dim=-1)
+    c.case("empty_index", [c.t((4, 3), "f32"), c.idx((0,), 4), c.t((0, 3), "f32")], dim=0)
+    c.error("out_of_range", [c.t((4, 3)), torch.tensor([4]), c.t((1, 3))], dim=0)
+    c.error("source_shape", [c.t((4, 3)), c.idx((2,), 4), c.t((3, 3))], dim=0)
+
+
+op("index_add", lambda x, index, source, dim: torch.index_add(x, dim, index, source), index_add_cases)
+
+
+def masked_select_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt), c.t((3, 4), "bool")], optional=True)
+    c.case("bcast_mask", [c.t((2, 3, 4), "f64"), c.t((3, 1), "bool")])
+    c.case("mask_bigger", [c.t((4,), "f64"), c.t((2, 4), "bool")])
+    c.case("all_false", [c.t((3, 4), "f32"), torch.zeros(3, 4, dtype=torch.bool)])
+    c.case("f32_0d", [c.t((), "f32"), torch.tensor(True)])
+    c.error("mask_not_bool", [c.t((3,)), c.idx((3,), 2)])
+    c.error("bad_shape", [c.t((3,)), c.t((4,), "bool")])
+
+
+op("masked_select", torch.masked_select, masked_select_cases)
+
+
+def masked_scatter_cases(c):
+    for dt in FLOATS + INTS:
+        c.case(dt, [c.t((3, 4), dt), c.t((3, 4), "bool"), c.t((14,), dt)], optional=True)
+    c.case("bcast_mask", [c.t((2, 3), "f64"), c.t((3,), "bool"), c.t((2, 4), "f64")])
+    c.error("source_too_small", [c.t((3,)), torch.ones(3, dtype=torch.bool), c.t((2,))])
+    c.error("mask_not_bool", [c.t((3,)), c.idx((3,), 2), c.t((3,))])
+
+
+op("masked_scatter", lambda x, mask, source: x.masked_scatter(mask, source), masked_scatter_cases)
+
+
+def one_hot_cases(c):
+    c.case("i64", [c.idx((5,), 4)], num_classes=4)
+    c.case("i64_2d_infer", [torch.tensor([[0, 3], [2, 1]])], num_classes=-1)
+    c.case("i64_0d", [torch.tensor(2)], num_classes=3)
+    c.case("empty", [c.idx((0,), 3)], num_classes=3)
+    c.error("out_of_range", [torch.tensor([0, 3])], num_classes=3)
+    c.error("negative", [torch.tensor([0, -1])], num_classes=3)
+    c.error("float", [torch.tensor([0.0, 1.0])], num_classes=3)
+
+
+op("one_hot", lambda x, num_classes: F.one_hot(x, num_classes), one_hot_cases, differentiable=False)
+
+
+def embedding_cases(c):
+    for dt in FLOATS:
+        c.case(dt, [c.t((5, 3), dt), c.idx((4,), 5)], optional=True, padding_idx=None)
+    c.case("idx_2d_dups", [c.t((5, 3), "f64"), c.idx((2, 3), 5)], padding_idx=None)
+    c.case("idx_i32", [c.t((5, 3), "f64"), c.idx((4,), 5, "i32")], padding_idx=None)
+    # the padding row gets no gradient by design: not the derivative, so no finite differences
+    c.case("padding_idx", [c.t((5, 3), "f64"), torch.tensor([[0, 2, 2], [4, 2, 1]])], smooth=False, padding_idx=2)
+    c.case("padding_idx_neg", [c.t((5, 3), "f64"), torch.tensor([0, 4, 4, 1])], smooth=False, padding_idx=-1)
+    c.case("empty", [c.t((5, 3), "f32"), c.idx((0,), 5)], padding_idx=None)
+    c.error("out_of_range", [c.t((5, 3)), torch.tensor([5])], padding_idx=None)
+    c.error("weight_1d", [c.t((5,)), torch.tensor([1])], padding_idx=None)
+    c.error("float_index", [c.t((5, 3)), torch.tensor([1.0])], padding_idx=None)
+
+
+op("embedding", lambda w, idx, padding_idx: F.embedding(idx, w, padding_idx=padding_idx), embedding_cases)
+
+
+def nonzero_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt, "ties")], optional=True)
+    c.case("3d", [c.t((2, 3, 2), "bool")])
+    c.case("0d_true", [torch.tensor(1.5)])
+    c.case("0d_false", [torch.tensor(0)])
+    c.case("empty", [c.t((0, 3), "f32")])
+
+
+op("nonzero", torch.nonzero, nonzero_cases, differentiable=False)
+
+
+def index_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((4, 3), dt), c.idx((2, 2), 4)], optional=True)
+    c.case("negative", [c.t((4, 3), "f64"), torch.tensor([-1, 0, -4, 2])])
+    c.case("dups_3d", [c.t((3, 2, 2), "f64"), torch.tensor([2, 2, 0])])
+    c.case("bool_mask", [c.t((3, 4, 2), "f64"), c.t((3, 4), "bool")])
+    c.case("bool_mask_1d", [c.t((4, 3), "f64"), torch.tensor([True, False, False, True])])
+    c.error("out_of_range", [c.t((4, 3)), torch.tensor([4])])
+    c.error("mask_shape", [c.t((4, 3)), c.t((3,), "bool")])
+    c.error("float_index", [c.t((4, 3)), torch.tensor([1.0])])
+
+
+op("index", lambda x, idx: x[idx], index_cases)
+
+
+def index_dim_cases(c):
+    c.case("f64_dim1", [c.t((2, 4, 3), "f64"), c.idx((2, 3), 4)], dim=1)
+    c.case("i64_neg_dim", [c.t((2, 4), "i64"), torch.tensor([-1, 0])], dim=-1)
+    c.case("bool_mask", [c.t((2, 4, 3), "f64"), torch.tensor([True, False, True, True])], dim=1)
+    c.error("out_of_range", [c.t((2, 4)), torch.tensor([4])], dim=1)
+    c.error("mask_len", [c.t((2, 4)), torch.tensor([True, False])], dim=1)
+
+
+def index_dim_fn(x, idx, dim):
+    pos = [slice(None)] * (dim % x.dim())
+    return x[tuple(pos + [idx])]
+
+
+op("index_dim", index_dim_fn, index_dim_cases)
+
+# ----------------------------------------------------------------------------- shape ops
+
+
+def pad_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((2, 3), dt)], optional=True, pads=[1, 2], mode="constant", value=0)
+    c.case("value_2d", [c.t((2, 3, 4), "f64")], pads=[1, 0, 2, 1], mode="constant", value=-1.5)
+    c.case("crop", [c.t((2, 3, 4), "f64")], pads=[-1, 2, 0, -2], mode="constant", value=0)
+    c.case("three_dims", [c.t((2, 3, 4), "f64")], pads=[1, 1, 0, 1, 2, 0], mode="constant", value=0.5)
+    for mode in ("reflect", "replicate", "circular"):
+        c.case(f"{mode}_1d", [c.t((2, 3, 5), "f64")], pads=[2, 1], mode=mode, value=0)
+        c.case(f"{mode}_2d", [c.t((1, 2, 3, 4), "f64")], pads=[1, 2, 2, 1], mode=mode, value=0)
+        c.case(f"{mode}_f32", [c.t((2, 4, 3), "f32")], pads=[1, 2], mode=mode, value=0)
+    c.case("f32_empty", [c.t((0, 3), "f32")], pads=[1, 1], mode="constant", value=0)
+    c.error("odd_pads", [c.t((2, 3))], pads=[1], mode="constant", value=0)
+    c.error("too_many_pads", [c.t((3,))], pads=[1, 1, 1, 1], mode="constant", value=0)
+    c.error("reflect_too_big", [c.t((1, 2, 3))], pads=[3, 0], mode="reflect", value=0)
+
+
+def pad_fn(x, pads, mode, value):
+    return F.pad(x, pads, mode=mode, value=value) if mode == "constant" else F.pad(x, pads, mode=mode)
+
+
+op("pad", pad_fn, pad_cases)
+
+
+def flip_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt)], optional=True, dims=[1])
+    c.case("two_dims", [c.t((2, 3, 4), "f64")], dims=[0, -1])
+    c.case("all_dims", [c.t((2, 3, 4), "f64")], dims=[0, 1, 2])
+    c.case("no_dims", [c.t((2, 3), "f64")], dims=[])
+    c.case("f64_0d", [c.t((), "f64")], dims=[])
+    c.case("f32_empty", [c.t((0, 3), "f32")], dims=[1])
+    c.error("bad_dim", [c.t((2, 3))], dims=[2])
+    c.error("repeated_dim", [c.t((2, 3))], dims=[1, -1])
+
+
+op("flip", lambda x, dims: torch.flip(x, dims), flip_cases)
+
+
+def roll_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt)], optional=True, shifts=[1], dims=[1])
+    c.case("neg_and_big", [c.t((2, 3, 4), "f64")], shifts=[-1, 7], dims=[0, 2])
+    c.case("flat", [c.t((2, 3), "f64")], shifts=[2], dims=[])
+    c.case("f32_empty", [c.t((0, 3), "f32")], shifts=[1], dims=[1])
+    c.error("length_mismatch", [c.t((2, 3))], shifts=[1, 2], dims=[0])
+    c.error("bad_dim", [c.t((2, 3))], shifts=[1], dims=[2])
+
+
+op("roll", lambda x, shifts, dims: torch.roll(x, shifts, dims if dims else None), roll_cases)
+
+
+def repeat_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((2, 3), dt)], optional=True, reps=[2, 1])
+    c.case("more_dims", [c.t((2, 3), "f64")], reps=[2, 1, 3])
+    c.case("zero", [c.t((2, 3), "f64")], reps=[0, 2])
+    c.case("f64_0d", [c.t((), "f64")], reps=[3, 2])
+    c.error("too_few", [c.t((2, 3))], reps=[2])
+
+
+op("repeat", lambda x, reps: x.repeat(*reps), repeat_cases)
+
+
+def tri_cases(c):
+    for dt in ALL:
+        c.case(dt, [c.t((3, 4), dt)], optional=True, k=0)
+    c.case("k_pos", [c.t((4, 3), "f64")], k=1)
+    c.case("k_neg", [c.t((3, 5), "f64")], k=-2)
+    c.case("batched", [c.t((2, 3, 3), "f64")], k=0)
+    c.case("f32_empty", [c.t((0, 3), "f32")], k=0)
+    c.error("one_d", [c.t((3,))], k=0)
+
+
+op("tril", lambda x, k: torch.tril(x, k), tri_cases)
+op("triu", lambda x, k: torch.triu(x, k), tri_cases)
+
+# ----------------------------------------------------------------------------- softmax, scans
+
+
+def along_dim_cases(c, dtypes=FLOATS, dom="normal", extra=()):
+    """Ops with one `dim` argument: each dim of a 3-D input, dtypes, 0-dim, empty."""
+    for dt in dtypes:
+        c.case(dt, [c.t((3, 4), dt, dom)], optional=True, dim=1)
+    for d in (0, 1, -1):
+        c.case(f"f64_dim{d}".replace("-", "m"), [c.t((2, 3, 4), "f64", dom)], dim=d)
+    c.case("f32_0d", [c.t((), "f32", dom)], dim=0)
+    c.case("f32_empty", [c.t((0, 3), "f32", dom)], dim=1)
+    for e in extra:
+        e(c)
+    c.error("bad_dim", [c.t((2, 3), "f32", dom)], dim=2)
+
+
+def softmax_extra(c):
+    c.case("large", [c.t((2, 5), "f64") * 300], dim=1)
+    c.case("neg_inf", [torch.tensor([[0.0, float("-inf"), 1.0], [2.0, 3.0, float("-inf")]])], grad=False, dim=1)
+    c.error("int", [c.idx((2, 3), 5)], dim=1)
+
+
+op("softmax", lambda x, dim: torch.softmax(x, dim), lambda c: along_dim_cases(c, extra=[softmax_extra]))
+op("log_softmax", lambda x, dim: torch.log_softmax(x, dim), lambda c: along_dim_cases(c, extra=[softmax_extra]))
+
+
+def cumprod_zeros(c):
+    z = c.t((3, 5), "f64")
+    z[0, 1] = 0.0
+    z[1, 0] = 0.0
+    z[1, 3] = 0.0
+    c.case("f64_zeros", [z], dim=1)
+
+
+op("cumsum", lambda x, dim: torch.cumsum(x, dim), lambda c: along_dim_cases(c, dtypes=ALL))
+op("cumprod", lambda x, dim: torch.cumprod(x, dim), lambda c: along_dim_cases(c, dtypes=ALL, dom="small", extra=[cumprod_zeros]))
+
+# ----------------------------------------------------------------------------- sorting, selection
+
+
+def sort_extra(c):
+    c.case("ties", [c.t((3, 6), "f64", "ties")], smooth=False, dim=1, descending=False)
+    c.case("ties_desc", [c.t((3, 6), "f64", "ties")], smooth=False, dim=1, descending=True)
+    c.case("nan", [torch.tensor([1.0, float("nan"), -2.0, float("inf")])], grad=False, dim=0, descending=False)
+
+
+def sort_cases(c, extra=True):
+    for dt in FLOATS + INTS + ["bool"]:
+        c.case(dt, [c.t((3, 5), dt)], optional=True, dim=1, descending=False)
+    c.case("f64_desc_dim0", [c.t((4, 3), "f64")], dim=0, descending=True)
+    c.case("f64_3d", [c.t((2, 3, 4), "f64")], dim=-2, descending=False)
+    c.case("f32_0d", [c.t((), "f32")], dim=0, descending=False)
+    c.case("f32_empty", [c.t((0, 3), "f32")], dim=1, descending=False)
+    if extra:
+        sort_extra(c)
+    c.error("bad_dim", [c.t((2, 3))], dim=2, descending=False)
+
+
+op("sort", lambda x, dim, descending: torch.sort(x, dim=dim, descending=descending, stable=True), sort_cases, multi=True)
+op("argsort", lambda x, dim, descending: torch.argsort(x, dim=dim, descending=descending, stable=True), sort_cases,
+   differentiable=False)
+
+
+def topk_cases(c):
+    for dt in FLOATS + INTS:
+        # distinct values: PyTorch leaves the order of tied indices unspecified
+        distinct = torch.randperm(18, generator=c.g).reshape(3, 6).to(DTYPES[dt])
+        c.case(dt, [distinct if dt in INTS else c.t((3, 6), dt)], optional=True, k=2, dim=1, largest=True)
+    c.case("smallest", [c.t((3, 6), "f64")], k=3, dim=1, largest=False)
+    c.case("dim0", [c.t((5, 3), "f64")], k=2, dim=0, largest=True)
+    c.case("k_all", [c.t((2, 4), "f64")], k=4, dim=-1, largest=True)
+    c.case("k0", [c.t((2, 4), "f32")], k=0, dim=-1, largest=True)
+    c.error("k_too_big", [c.t((2, 4))], k=5, dim=1, largest=True)
+    c.error("bad_dim", [c.t((2, 4))], k=1, dim=2, largest=True)
+
+
+op("topk", lambda x, k, dim, largest: torch.topk(x, k, dim, largest=largest, sorted=True), topk_cases, multi=True)
+
+
+def extreme_dim_cases(c):
+    for dt in FLOATS + INTS + ["bool"]:
+        c.case(dt, [c.t((3, 5), dt)], optional=True, dim=1, keepdim=False)
+    c.case("f64_dim0_keep", [c.t((4, 3), "f64")], dim=0, keepdim=True)
+    c.case("f64_3d", [c.t((2, 3, 4), "f64")], dim=-2, keepdim=False)
+    c.case("ties", [c.t((3, 6), "f64", "ties")], smooth=False, dim=1, keepdim=False)
+    c.case("f32_0d", [c.t((), "f32")], dim=0, keepdim=False)
+    c.error("empty_dim", [c.t((0, 3))], dim=0, keepdim=False)
+    c.error("bad_dim", [c.t((2, 3))], dim=2, keepdim=False)
+
+
+def arg_extreme_cases(c):
+    extreme_dim_cases(c)
+    c.case("flat", [c.t((3, 4), "f64")], dim=None, keepdim=False)  # argmax_all
+    c.case("flat_ties", [c.t((3, 4), "f64", "ties")], dim=None, keepdim=False)
+
+
+op("max_dim", lambda x, dim, keepdim: torch.max(x, dim, keepdim), extreme_dim_cases, multi=True)
+op("min_dim", lambda x, dim, keepdim: torch.min(x, dim, keepdim), extreme_dim_cases, multi=True)
+op("argmax", lambda x, dim, keepdim: torch.argmax(x, dim, keepdim), arg_extreme_cases, differentiable=False)
+op("argmin", lambda x, dim, keepdim: torch.argmin(x, dim, keepdim), arg_extreme_cases, differentiable=False)
+
+# ----------------------------------------------------------------------------- einsum
+
+
+def einsum_cases(c):
+    eq = lambda name, e, shapes, dt="f64", **kw: c.case(name, [c.t(s, dt) for s in shapes], equation=e, **kw)
+    for dt in FLOATS:
+        eq(f"mm_{dt}", "ij,jk->ik", [(3, 4), (4, 2)], dt)
+    eq("bmm", "bij,bjk->bik", [(2, 3, 4), (2, 4, 5)])
+    eq("implicit", "ij,jk", [(3, 4), (4, 2)])
+    eq("transpose", "ij->ji", [(3, 4)])
+    eq("diag", "ii->i", [(3, 3)])
+    eq("trace", "ii", [(4, 4)])
+    eq("sum_all", "ijk->", [(2, 3, 4)])
+    eq("dot", "i,i->", [(5,), (5,)])
+    eq("outer", "i,j->ij", [(3,), (4,)])
+    eq("three", "ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)])
+    eq("ellipsis", "...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)])
+    eq("bcast_ellipsis", "...i,i->...", [(2, 3, 4), (4,)])
+    eq("spaces", "ij, jk -> ik", [(2, 3), (3, 2)])
+    c.error("too_few_operands", [c.t((3, 4))], equation="ij,jk->ik")
+    c.error("size_mismatch", [c.t((3, 4)), c.t((5, 2))], equation="ij,jk->ik")
+    c.error("unknown_output_label", [c.t((3, 4))], equation="ij->k")
+
+
+op("einsum", lambda *xs, equation: torch.einsum(equation, *xs), einsum_cases)
+
+# ----------------------------------------------------------------------------- convolution, pooling
+
+
+def conv2d_fn(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    return F.conv2d(x, w, b, tuple(stride), padding if isinstance(padding, str) else tuple(padding), tuple(dilation), groups)
+
+
+def conv2d_cases(c):
+    for dt in FLOATS:
+        c.case(dt, [c.t((2, 3, 5, 5), dt), c.t((4, 3, 3, 3), dt), c.t((4,), dt)], optional=True,
+               stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1)
+    c.case("no_bias_stride_pad", [c.t((1, 2, 6, 5), "f64"), c.t((3, 2, 3, 2), "f64")], stride=[2, 1], padding=[1, 2],
+           dilation=[1, 1], groups=1)
+    c.case("dilation", [c.t((1, 2, 7, 7), "f64"), c.t((2, 2, 3, 3), "f64"), c.t((2,), "f64")], stride=[1, 2],
+           padding=[2, 1], dilation=[2, 2], groups=1)
+    c.case("groups", [c.t((2, 4, 5, 5), "f64"), c.t((6, 2, 3, 3), "f64"), c.t((6,), "f64")], stride=[1, 1],
+           padding=[1, 1], dilation=[1, 1], groups=2)
+    c.case("depthwise", [c.t((1, 3, 4, 4), "f64"), c.t((3, 1, 2, 2), "f64")], stride=[1, 1], padding=[0, 0],
+           dilation=[1, 1], groups=3)
+    c.case("same_even_kernel", [c.t((1, 2, 5, 6), "f64"), c.t((2, 2, 2, 4), "f64")], stride=[1, 1], padding="same",
+           dilation=[1, 1], groups=1)
+    c.case("valid", [c.t((1, 1, 4, 4), "f64"), c.t((1, 1, 3, 3), "f64")], stride=[1, 1], padding="valid",
+           dilation=[1, 1], groups=1)
+    c.case("unbatched", [c.t((2, 4, 4), "f64"), c.t((3, 2, 3, 3), "f64")], stride=[1, 1], padding=[1, 1],
+           dilation=[1, 1], groups=1)
+    c.error("channel_mismatch", [c.t((1, 3, 5, 5)), c.t((2, 2, 3, 3))], stride=[1, 1], padding=[0, 0], dilation=[1, 1],
+            groups=1)
+    c.error("kernel_too_big", [c.t((1, 1, 2, 2)), c.t((1, 1, 3, 3))], stride=[1, 1], padding=[0, 0], dilation=[1, 1],
+            groups=1)
+    c.error("weight_3d", [c.t((1, 1, 4, 4)), c.t((1, 3, 3))], stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1)
+    c.error("same_with_stride", [c.t((1, 1, 4, 4)), c.t((1, 1, 3, 3))], stride=[2, 2], padding="same", dilation=[1, 1],
+            groups=1)
+
+
+op("conv2d", conv2d_fn, conv2d_cases)
+
+
+def conv1d_fn(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    return F.conv1d(x, w, b, stride, padding, dilation, groups)
+
+
+def conv1d_cases(c):
+    for dt in ("f32", "f64"):
+        c.case(dt, [c.t((2, 3, 7), dt), c.t((4, 3, 3), dt), c.t((4,), dt)], stride=1, padding=0, dilation=1, groups=1)
+    c.case("stride_pad_dil", [c.t((1, 2, 9), "f64"), c.t((2, 2, 3), "f64")], stride=2, padding=2, dilation=2, groups=1)
+    c.case("groups", [c.t((1, 4, 6), "f64"), c.t((2, 2, 3), "f64"), c.t((2,), "f64")], stride=1, padding=1, dilation=1,
+           groups=2)
+    c.case("same", [c.t((1, 2, 6), "f64"), c.t((3, 2, 4), "f64")], stride=1, padding="same", dilation=1, groups=1)
+    c.case("unbatched", [c.t((2, 5), "f64"), c.t((3, 2, 2), "f64")], stride=1, padding=0, dilation=1, groups=1)
+    c.error("channel_mismatch", [c.t((1, 3, 5)), c.t((2, 2, 3))], stride=1, padding=0, dilation=1, groups=1)
+    c.error("input_4d", [c.t((1, 1, 3, 5)), c.t((2, 1, 3))], stride=1, padding=0, dilation=1, groups=1)
+
+
+op("conv1d", conv1d_fn, conv1d_cases)
+
+
+def conv_transpose2d_fn(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1):
+    return F.conv_transpose2d(x, w, b, tuple(stride), tuple(padding), tuple(output_padding), groups, tuple(dilation))
+
+
+def conv_transpose2d_cases(c):
+    base = dict(stride=[1, 1], padding=[0, 0], output_padding=[0, 0], dilation=[1, 1], groups=1)
+    for dt in ("f32", "f64"):
+        c.case(dt, [c.t((2, 3, 4, 4), dt), c.t((3, 2, 3, 3), dt), c.t((2,), dt)], **base)
+    c.case("stride_pad_outpad", [c.t((1, 2, 3, 4), "f64"), c.t((2, 3, 3, 2), "f64")],
+           **{**base, "stride": [2, 3], "padding": [1, 0], "output_padding": [1, 2]})
+    c.case("dilation", [c.t((1, 2, 3, 3), "f64"), c.t((2, 1, 2, 3), "f64"), c.t((1,), "f64")],
+           **{**base, "dilation": [2, 1]})
+    c.case("groups", [c.t((1, 4, 3, 3), "f64"), c.t((4, 3, 2, 2), "f64")], **{**base, "groups": 2})
+    c.case("unbatched", [c.t((2, 3, 3), "f64"), c.t((2, 2, 2, 2), "f64")], **base)
+    c.error("channel_mismatch", [c.t((1, 3, 4, 4)), c.t((2, 2, 3, 3))], **base)
+    c.error("output_padding_too_big", [c.t((1, 1, 3, 3)), c.t((1, 1, 3, 3))], **{**base, "stride": [2, 2], "output_padding": [2, 2]})
+
+
+op("conv_transpose2d", conv_transpose2d_fn, conv_transpose2d_cases)
+
+
+def conv_transpose1d_fn(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    return F.conv_transpose1d(x, w, b, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose1d_cases(c):
+    base = dict(stride=1, padding=0, output_padding=0, dilation=1, groups=1)
+    c.case("f64", [c.t((2, 3, 5), "f64"), c.t((3, 2, 3), "f64"), c.t((2,), "f64")], **base)
+    c.case("stride_pad", [c.t((1, 2, 4), "f64"), c.t((2, 2, 3), "f64")], **{**base, "stride": 2, "padding": 1, "output_padding": 1})
+    c.error("channel_mismatch", [c.t((1, 3, 4)), c.t((2, 2, 3))], **base)
+
+
+op("conv_transpose1d", conv_transpose1d_fn, conv_transpose1d_cases)
+
+
+def max_pool2d_cases(c):
+    base = dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0], dilation=[1, 1], ceil_mode=False)
+    for dt in FLOATS + ["i64"]:
+        c.case(dt, [c.t((2, 3, 4, 6), dt)], optional=True, **base)
+    c.case("overlap_pad", [c.t((1, 2, 5, 5), "f64")], **{**base, "kernel": [3, 3], "stride": [1, 2], "padding": [1, 1]})
+    c.case("dilation_ceil", [c.t((1, 1, 7, 6), "f64")], **{**base, "kernel": [2, 3], "dilation": [2, 1], "ceil_mode": True})
+    c.case("ties", [c.t((1, 1, 4, 4), "f64", "ties")], smooth=False, **base)
+    c.case("unbatched", [c.t((2, 4, 4), "f64")], **base)
+    c.error("pad_too_big", [c.t((1, 1, 4, 4))], **{**base, "padding": [2, 2]})
+    c.error("input_2d", [c.t((4, 4))], **base)
+    c.error("kernel_too_big", [c.t((1, 1, 2, 2))], **{**base, "kernel": [3, 3]})
+
+
+op("max_pool2d",
+   lambda x, kernel, stride, padding, dilation, ceil_mode: F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, True),
+   max_pool2d_cases, multi=True)
+
+
+def avg_pool2d_cases(c):
+    base = dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0], ceil_mode=False, count_include_pad=True)
+    for dt in FLOATS:
+        c.case(dt, [c.t((2, 3, 4, 6), dt)], optional=True, **base)
+    c.case("pad_include", [c.t((1, 2, 5, 5), "f64")], **{**base, "kernel": [3, 3], "stride": [2, 1], "padding": [1, 1]})
+    c.case("pad_exclude", [c.t((1, 2, 5, 5), "f64")],
+           **{**base, "kernel": [3, 3], "stride": [2, 1], "padding": [1, 1], "count_include_pad": False})
+    c.case("ceil", [c.t((1, 1, 5, 7), "f64")], **{**base, "kernel": [2, 3], "stride": [2, 2], "ceil_mode": True})
+    c.case("ceil_pad", [c.t((1, 1, 6, 6), "f64")],
+           **{**base, "kernel": [3, 3], "stride": [2, 2], "padding": [1, 1], "ceil_mode": True, "count_include_pad": False})
+    c.case("unbatched", [c.t((2, 4, 4), "f64")], **base)
+    c.error("pad_too_big", [c.t((1, 1, 4, 4))], **{**base, "padding": [2, 2]})
+    c.error("input_2d", [c.t((4, 4))], **base)
+
+
+op("avg_pool2d",
+   lambda x, kernel, stride, padding, ceil_mode, count_include_pad: F.avg_pool2d(x, kernel, stride, padding, ceil_mode,
+                                                                                 count_include_pad),
+   avg_pool2d_cases)
+
+
+def adaptive_avg_pool2d_cases(c):
+    for dt in FLOATS:
+        c.case(dt, [c.t((2, 3, 6, 4), dt)], optional=True, output_size=[3, 2])
+    c.case("uneven", [c.t((1, 2, 7, 5), "f64")], output_size=[3, 4])
+    c.case("global", [c.t((1, 2, 5, 5), "f64")], output_size=[1, 1])
+    c.case("upscale", [c.t((1, 1, 2, 3), "f64")], output_size=[4, 5])
+    c.case("unbatched", [c.t((2, 5, 5), "f64")], output_size=[2, 3])
+    c.error("input_2d", [c.t((4, 4))], output_size=[2, 2])
+
+
+op("adaptive_avg_pool2d", lambda x, output_size: F.adaptive_avg_pool2d(x, output_size), adaptive_avg_pool2d_cases)
+
+
+def upsample_cases(c, bilinear):
+    kw = lambda size, align=False: {"size": size, "align_corners": align} if bilinear else {"size": size}
+    for dt in FLOATS:
+        c.case(dt, [c.t((2, 3, 3, 4), dt)], optional=True, **kw([6, 8]))
+    c.case("non_integer", [c.t((1, 2, 3, 4), "f64")], **kw([5, 7]))
+    c.case("down", [c.t((1, 2, 6, 7), "f64")], **kw([4, 3]))
+    if bilinear:
+        c.case("align_corners", [c.t((1, 2, 3, 4), "f64")], **kw([5, 7], True))
+        c.case("align_corners_down", [c.t((1, 1, 5, 5), "f64")], **kw([3, 2], True))
+    c.error("input_3d", [c.t((2, 3, 4))], **kw([4, 4]))
+
+
+op("upsample_nearest2d", lambda x, size: F.interpolate(x, size=size, mode="nearest"), lambda c: upsample_cases(c, False))
+op("upsample_bilinear2d",
+   lambda x, size, align_corners: F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners),
+   lambda c: upsample_cases(c, True))
+
 # ----------------------------------------------------------------------------- running
 
 
@@ -727,10 +1278,12 @@ def run_op(o):
         if not any(t.requires_grad for t in outs):
             diff = [False] * len(diff)
         if any(diff):
-            cots = [torch.randn(t.shape, generator=c.g, dtype=torch.float64).to(t.dtype) for t in outs]
+            # cotangents for the differentiable outputs only (not for sort's indices, say)
+            live = [j for j, t in enumerate(outs) if t.requires_grad]
+            cots = {j: torch.randn(outs[j].shape, generator=c.g, dtype=torch.float64).to(outs[j].dtype) for j in live}
             wrt = [x for x, d in zip(leaves, diff) if d]
-            grads = torch.autograd.grad(outs, wrt, cots, allow_unused=True)
-            for j, t in enumerate(cots):
+            grads = torch.autograd.grad([outs[j] for j in live], wrt, [cots[j] for j in live], allow_unused=True)
+            for j, t in cots.items():
                 tensors[f"{case.name}.cot" + (f".{j}" if o.multi else "")] = contiguous_copy(t)
             k = 0
             for i, d in enumerate(diff):

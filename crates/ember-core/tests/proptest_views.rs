@@ -32,7 +32,10 @@ fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
 
 impl Ref {
     fn arange(shape: &[usize]) -> Ref {
-        Ref { shape: shape.to_vec(), data: (0..numel(shape)).map(|i| i as f64).collect() }
+        Ref {
+            shape: shape.to_vec(),
+            data: (0..numel(shape)).map(|i| i as f64).collect(),
+        }
     }
 
     fn at(&self, idx: &[usize]) -> f64 {
@@ -42,8 +45,13 @@ impl Ref {
 
     /// The array of `shape` whose element at `idx` is `self.at(source(idx))`.
     fn gather(&self, shape: &[usize], source: impl Fn(&[usize]) -> Vec<usize>) -> Ref {
-        let data = (0..numel(shape)).map(|i| self.at(&source(&unravel(i, shape)))).collect();
-        Ref { shape: shape.to_vec(), data }
+        let data = (0..numel(shape))
+            .map(|i| self.at(&source(&unravel(i, shape))))
+            .collect();
+        Ref {
+            shape: shape.to_vec(),
+            data,
+        }
     }
 
     fn permute(&self, perm: &[usize]) -> Ref {
@@ -81,12 +89,19 @@ impl Ref {
     /// NumPy broadcasting of this array to `shape`.
     fn expand(&self, shape: &[usize]) -> Ref {
         let lead = shape.len() - self.shape.len();
-        self.gather(shape, |idx| (0..self.shape.len()).map(|d| if self.shape[d] == 1 { 0 } else { idx[lead + d] }).collect())
+        self.gather(shape, |idx| {
+            (0..self.shape.len())
+                .map(|d| if self.shape[d] == 1 { 0 } else { idx[lead + d] })
+                .collect()
+        })
     }
 
     fn reshape(&self, shape: &[usize]) -> Ref {
         assert_eq!(numel(shape), self.data.len());
-        Ref { shape: shape.to_vec(), data: self.data.clone() }
+        Ref {
+            shape: shape.to_vec(),
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -127,7 +142,10 @@ struct Pick(u64);
 impl Pick {
     /// A number in `0..n` (0 when n == 0).
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         if n == 0 {
             0
         } else {
@@ -149,7 +167,11 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
                 perm.swap(i, p.below(i + 1));
             }
             let dims: Vec<isize> = perm.iter().map(|&d| neg(d, nd, p.below(2) == 1)).collect();
-            (t.permute(&dims).unwrap(), r.permute(&perm), format!("permute({dims:?})"))
+            (
+                t.permute(&dims).unwrap(),
+                r.permute(&perm),
+                format!("permute({dims:?})"),
+            )
         }
         Step::Transpose => {
             if nd == 0 {
@@ -159,7 +181,11 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             let mut perm: Vec<usize> = (0..nd).collect();
             perm.swap(a, b);
             let (da, db) = (neg(a, nd, p.below(2) == 1), neg(b, nd, p.below(2) == 1));
-            (t.transpose(da, db).unwrap(), r.permute(&perm), format!("transpose({da}, {db})"))
+            (
+                t.transpose(da, db).unwrap(),
+                r.permute(&perm),
+                format!("transpose({da}, {db})"),
+            )
         }
         Step::Narrow => {
             if nd == 0 {
@@ -168,7 +194,11 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             let d = p.below(nd);
             let start = p.below(r.shape[d] + 1);
             let len = p.below(r.shape[d] - start + 1);
-            (t.narrow(d as isize, start, len).unwrap(), r.strided(d, start, len, 1), format!("narrow({d}, {start}, {len})"))
+            (
+                t.narrow(d as isize, start, len).unwrap(),
+                r.strided(d, start, len, 1),
+                format!("narrow({d}, {start}, {len})"),
+            )
         }
         Step::Slice => {
             if nd == 0 {
@@ -179,21 +209,37 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             let step = 1 + p.below(3);
             // Python-style bounds: negative counts from the end, out of range clamps
             let start = p.below(n + 3) as isize - 1 - (p.below(2) as isize) * (n as isize);
-            let end = if p.below(3) == 0 { None } else { Some(p.below(n + 3) as isize - 1) };
+            let end = if p.below(3) == 0 {
+                None
+            } else {
+                Some(p.below(n + 3) as isize - 1)
+            };
             let clamp = |v: isize| (if v < 0 { v + n as isize } else { v }).clamp(0, n as isize) as usize;
             let (lo, hi) = (clamp(start), clamp(end.unwrap_or(n as isize)).max(clamp(start)));
             let len = (hi - lo).div_ceil(step);
             let view = t.slice(d as isize, s(start, end, step)).unwrap();
-            (view, r.strided(d, lo, len, step), format!("slice({d}, {start}:{end:?}:{step})"))
+            (
+                view,
+                r.strided(d, lo, len, step),
+                format!("slice({d}, {start}:{end:?}:{step})"),
+            )
         }
         Step::Select => {
-            if nd == 0 || r.shape.iter().any(|&n| n == 0) {
+            if nd == 0 || r.shape.contains(&0) {
                 return None;
             }
             let d = p.below(nd);
             let i = p.below(r.shape[d]);
-            let index = if p.below(2) == 1 { i as isize - r.shape[d] as isize } else { i as isize };
-            (t.select(d as isize, index).unwrap(), r.select(d, i), format!("select({d}, {index})"))
+            let index = if p.below(2) == 1 {
+                i as isize - r.shape[d] as isize
+            } else {
+                i as isize
+            };
+            (
+                t.select(d as isize, index).unwrap(),
+                r.select(d, i),
+                format!("select({d}, {index})"),
+            )
         }
         Step::Expand => {
             let lead = p.below(2);
@@ -214,12 +260,20 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             let k = 1 + p.below(4);
             let (shape, spec): (Vec<usize>, Vec<isize>) = if n > 0 && n % k == 0 {
                 let shape = vec![k, n / k];
-                let spec = if p.below(2) == 1 { vec![k as isize, -1] } else { vec![k as isize, (n / k) as isize] };
+                let spec = if p.below(2) == 1 {
+                    vec![k as isize, -1]
+                } else {
+                    vec![k as isize, (n / k) as isize]
+                };
                 (shape, spec)
             } else {
                 (vec![n], vec![n as isize])
             };
-            (t.reshape(&spec).unwrap(), r.reshape(&shape), format!("reshape({spec:?})"))
+            (
+                t.reshape(&spec).unwrap(),
+                r.reshape(&shape),
+                format!("reshape({spec:?})"),
+            )
         }
         Step::Squeeze => {
             if nd == 0 || p.below(3) == 0 {
@@ -240,7 +294,11 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             let mut shape = r.shape.clone();
             shape.insert(d, 1);
             let dim = neg(d, nd + 1, p.below(2) == 1);
-            (t.unsqueeze(dim).unwrap(), r.reshape(&shape), format!("unsqueeze({dim})"))
+            (
+                t.unsqueeze(dim).unwrap(),
+                r.reshape(&shape),
+                format!("unsqueeze({dim})"),
+            )
         }
         Step::Flatten => {
             if nd == 0 {
@@ -251,11 +309,20 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
             let mut shape = r.shape[..a].to_vec();
             shape.push(numel(&r.shape[a..=b]));
             shape.extend(&r.shape[b + 1..]);
-            (t.flatten(a as isize, b as isize).unwrap(), r.reshape(&shape), format!("flatten({a}, {b})"))
+            (
+                t.flatten(a as isize, b as isize).unwrap(),
+                r.reshape(&shape),
+                format!("flatten({a}, {b})"),
+            )
         }
         Step::Contiguous => {
             let c = t.contiguous();
-            assert!(c.is_contiguous(), "contiguous() returned strides {:?} for shape {:?}", c.strides(), c.shape());
+            assert!(
+                c.is_contiguous(),
+                "contiguous() returned strides {:?} for shape {:?}",
+                c.strides(),
+                c.shape()
+            );
             (c, r.clone(), "contiguous()".into())
         }
     })
@@ -267,7 +334,14 @@ fn shape_strategy(max_ndim: usize) -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn dtype_strategy() -> impl Strategy<Value = DType> {
-    prop_oneof![Just(DType::F64), Just(DType::F32), Just(DType::F16), Just(DType::I64), Just(DType::I32), Just(DType::Bool)]
+    prop_oneof![
+        Just(DType::F64),
+        Just(DType::F32),
+        Just(DType::F16),
+        Just(DType::I64),
+        Just(DType::I32),
+        Just(DType::Bool)
+    ]
 }
 
 /// The values a dtype can hold exactly for `0, 1, 2, ...` (bools hold parity).

@@ -47,9 +47,14 @@ impl Binary {
             (Binary::Div, d) if !d.is_float() => DType::F32,
             // on two bools, add is `or` and mul is `and`; the rest are errors, as in PyTorch
             (Binary::Sub, DType::Bool) => {
-                return Err(dtype_err("sub", "subtraction of two bool tensors is not supported; use logical_xor"))
+                return Err(dtype_err(
+                    "sub",
+                    "subtraction of two bool tensors is not supported; use logical_xor",
+                ))
             }
-            (Binary::Rem | Binary::Pow, DType::Bool) => return Err(dtype_err(self.name(), "not defined for bool tensors")),
+            (Binary::Rem | Binary::Pow, DType::Bool) => {
+                return Err(dtype_err(self.name(), "not defined for bool tensors"))
+            }
             (_, d) => d,
         })
     }
@@ -304,7 +309,13 @@ impl Tensor {
         if self.dtype().is_float() {
             self.unary(crate::ops::unary::Unary::PowScalar(v))
         } else if v < 0.0 && v.fract() == 0.0 {
-            Err(dtype_err("pow", format!("integers to negative integer powers are not allowed ({} tensor, exponent {v})", self.dtype())))
+            Err(dtype_err(
+                "pow",
+                format!(
+                    "integers to negative integer powers are not allowed ({} tensor, exponent {v})",
+                    self.dtype()
+                ),
+            ))
         } else {
             self.binary(&self.scalar_like(v), Binary::Pow)
         }

@@ -133,11 +133,8 @@ fn batched_int<T: Copy + Default>(
     let nd = batch.len();
     let mut idx = vec![0usize; nd];
     for bi in 0..nb {
-        let (mut oa, mut ob) = (0usize, 0usize);
-        for d in 0..nd {
-            oa += idx[d] * la.strides[d];
-            ob += idx[d] * lb.strides[d];
-        }
+        let oa: usize = idx.iter().zip(&la.strides[..nd]).map(|(i, s)| i * s).sum();
+        let ob: usize = idx.iter().zip(&lb.strides[..nd]).map(|(i, s)| i * s).sum();
         let (ma, mb) = (mat_of(la, oa), mat_of(lb, ob));
         for i in 0..m {
             for j in 0..n {
@@ -248,13 +245,19 @@ impl Tensor {
                     return Ok(self.finish_matmul(r, other));
                 }
                 (CpuStorage::I64(x), CpuStorage::I64(y)) => {
-                    CpuStorage::I64(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
+                    CpuStorage::I64(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (CpuStorage::I32(x), CpuStorage::I32(y)) => {
-                    CpuStorage::I32(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
+                    CpuStorage::I32(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (CpuStorage::U8(x), CpuStorage::U8(y)) => {
-                    CpuStorage::U8(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
+                    CpuStorage::U8(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (x, _) => return Err(dtype_err("matmul", format!("not supported for dtype {}", x.dtype()))),
             }

@@ -35,7 +35,10 @@ pub fn check(got: &Tensor, want: &Tensor, kind: Kind) -> Result<(), String> {
     if got.dtype() != want.dtype() {
         return Err(format!("dtype {}, expected {}", got.dtype(), want.dtype()));
     }
-    let (g, w) = (got.to_vec::<f64>().map_err(|e| e.to_string())?, want.to_vec::<f64>().map_err(|e| e.to_string())?);
+    let (g, w) = (
+        got.to_vec::<f64>().map_err(|e| e.to_string())?,
+        want.to_vec::<f64>().map_err(|e| e.to_string())?,
+    );
     if !want.dtype().is_float() {
         // integers up to 2^53 are exact in f64; wider values do not occur in the fixtures
         let bad: Vec<usize> = (0..g.len()).filter(|&i| g[i] != w[i]).collect();
@@ -64,9 +67,22 @@ fn describe(bad: &[usize], g: &[f64], w: &[f64], worst: f64) -> Result<(), Strin
     if bad.is_empty() {
         return Ok(());
     }
-    let shown: Vec<String> = bad.iter().take(4).map(|&i| format!("[{i}] got {:e} want {:e}", g[i], w[i])).collect();
-    let scale = if worst > 0.0 { format!(", worst {worst:.1}x tolerance") } else { String::new() };
-    Err(format!("{} of {} elements differ{scale}: {}", bad.len(), g.len(), shown.join(", ")))
+    let shown: Vec<String> = bad
+        .iter()
+        .take(4)
+        .map(|&i| format!("[{i}] got {:e} want {:e}", g[i], w[i]))
+        .collect();
+    let scale = if worst > 0.0 {
+        format!(", worst {worst:.1}x tolerance")
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "{} of {} elements differ{scale}: {}",
+        bad.len(),
+        g.len(),
+        shown.join(", ")
+    ))
 }
 
 /// A tensor with the same values, shape and dtype as `t` but a non-contiguous layout: its
@@ -78,7 +94,15 @@ pub fn non_contiguous(t: &Tensor) -> Tensor {
     let rev: Vec<isize> = (0..nd).rev().collect();
     let flipped = t.permute(&rev).expect("permute").contiguous();
     let junk = Tensor::full_like(&flipped, 7.0);
-    let out = Tensor::stack(&[junk, flipped], -1).expect("stack").select(-1, 1).expect("select").permute(&rev).expect("permute");
-    assert!(t.numel() <= 1 || !out.is_contiguous(), "non_contiguous produced a contiguous tensor");
+    let out = Tensor::stack(&[junk, flipped], -1)
+        .expect("stack")
+        .select(-1, 1)
+        .expect("select")
+        .permute(&rev)
+        .expect("permute");
+    assert!(
+        t.numel() <= 1 || !out.is_contiguous(),
+        "non_contiguous produced a contiguous tensor"
+    );
     out.detach()
 }

@@ -19,8 +19,9 @@ pub struct Case {
     pub diff: Vec<bool>,
     /// PyTorch's outputs (one for single-output ops).
     pub outputs: Vec<Tensor>,
-    /// Cotangents of the outputs, present when some input is differentiable.
-    pub cots: Vec<Tensor>,
+    /// Cotangents of the outputs, present for the differentiable outputs when some input is
+    /// differentiable (`sort`'s indices get none).
+    pub cots: Vec<Option<Tensor>>,
     /// Gradient of `sum(out * cot)` per input (None for inputs not differentiated).
     pub grads: Vec<Option<Tensor>>,
     /// A bad input that PyTorch rejects: ember must return `Err`.
@@ -60,7 +61,10 @@ pub fn load_all() -> BTreeMap<String, Vec<Case>> {
 
 fn load_file(path: &std::path::Path) -> (String, Vec<Case>) {
     let (mut tensors, meta) = ember_core::io::load_with_metadata(path).unwrap_or_else(|e| panic!("{e}"));
-    let op = meta.get("op").unwrap_or_else(|| panic!("{}: no `op` in metadata", path.display())).clone();
+    let op = meta
+        .get("op")
+        .unwrap_or_else(|| panic!("{}: no `op` in metadata", path.display()))
+        .clone();
     let listed: Value = serde_json::from_str(meta.get("cases").map(String::as_str).unwrap_or("[]"))
         .unwrap_or_else(|e| panic!("{}: bad `cases` metadata: {e}", path.display()));
     let mut take = |name: String| tensors.remove(&name);
@@ -70,7 +74,12 @@ fn load_file(path: &std::path::Path) -> (String, Vec<Case>) {
         .iter()
         .map(|c| {
             let name = c["name"].as_str().expect("case name").to_string();
-            let diff: Vec<bool> = c["diff"].as_array().expect("diff list").iter().map(|d| d.as_bool().unwrap()).collect();
+            let diff: Vec<bool> = c["diff"]
+                .as_array()
+                .expect("diff list")
+                .iter()
+                .map(|d| d.as_bool().unwrap())
+                .collect();
             let n_in = diff.len();
             let n_out = c["n_out"].as_u64().map(|n| n as usize);
             let suffixes: Vec<String> = match n_out {
@@ -84,9 +93,12 @@ fn load_file(path: &std::path::Path) -> (String, Vec<Case>) {
             let outputs = if error {
                 Vec::new()
             } else {
-                suffixes.iter().map(|s| take(format!("{name}.out{s}")).unwrap_or_else(|| panic!("{op}/{name}: missing out{s}"))).collect()
+                suffixes
+                    .iter()
+                    .map(|s| take(format!("{name}.out{s}")).unwrap_or_else(|| panic!("{op}/{name}: missing out{s}")))
+                    .collect()
             };
-            let cots = suffixes.iter().filter_map(|s| take(format!("{name}.cot{s}"))).collect();
+            let cots = suffixes.iter().map(|s| take(format!("{name}.cot{s}"))).collect();
             let grads = (0..n_in).map(|i| take(format!("{name}.grad.{i}"))).collect();
             Case {
                 op: op.clone(),
@@ -103,6 +115,11 @@ fn load_file(path: &std::path::Path) -> (String, Vec<Case>) {
             }
         })
         .collect();
-    assert!(tensors.is_empty(), "{}: tensors not listed in any case: {:?}", path.display(), tensors.keys().collect::<Vec<_>>());
+    assert!(
+        tensors.is_empty(),
+        "{}: tensors not listed in any case: {:?}",
+        path.display(),
+        tensors.keys().collect::<Vec<_>>()
+    );
     (op, cases)
 }
