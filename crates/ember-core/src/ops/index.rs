@@ -1080,6 +1080,24 @@ mod tests {
     }
 
     #[test]
+    fn half_and_integer_accumulation() {
+        let h = Tensor::zeros_dtype(&[2], DType::F16).unwrap();
+        let src = Tensor::new(&[1.5f32, 2.0, 0.25]).to_dtype(DType::F16).unwrap();
+        let y = h.index_add(0, &i64t(&[1, 1, 0], &[3]), &src).unwrap();
+        assert_eq!(y.dtype(), DType::F16);
+        assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.25, 3.5]);
+        let z = Tensor::zeros_dtype(&[1, 2], DType::I32).unwrap();
+        let s = Tensor::new(&[[5i32, 6, 7]]);
+        let y = z.scatter_add(1, &i64t(&[1, 1, 0], &[1, 3]), &s).unwrap();
+        assert_eq!(y.to_vec::<i32>().unwrap(), vec![7, 11]);
+        // a transposed (strided) source
+        let x = f64t(&[0.; 4], &[2, 2]);
+        let st = f64t(&[1., 2., 3., 4.], &[2, 2]).t();
+        let y = x.scatter(1, &i64t(&[1, 0, 0, 1], &[2, 2]), &st).unwrap();
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![3., 1., 2., 4.]);
+    }
+
+    #[test]
     fn gather_values_grads_and_errors() {
         let x = f64t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
         let idx = i64t(&[2, 0, 1, 1], &[2, 2]);
