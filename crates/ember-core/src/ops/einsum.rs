@@ -177,17 +177,22 @@ fn contract(
             .map(|&l| pos(labels, l) as isize)
             .collect()
     };
+    // [batch.., L, C] @ [batch.., C, R]: batch dims stay separate (matmul takes strided
+    // batches), and when each of the free and summed groups is one dim, the permuted views
+    // go to matmul as they are, with no copy
+    let with_batch =
+        |x: usize, y: usize| -> Vec<usize> { bs.iter().copied().chain([x, y]).collect() };
     let a3 = a
         .permute(&perm(&la, [&batch, &left, &summed]))?
-        .reshape_to(&[prod(&bs), prod(&ls), prod(&cs)])?;
+        .reshape_to(&with_batch(prod(&ls), prod(&cs)))?;
     let b3 = b
         .permute(&perm(&lb, [&batch, &summed, &right]))?
-        .reshape_to(&[prod(&bs), prod(&cs), prod(&rs)])?;
+        .reshape_to(&with_batch(prod(&cs), prod(&rs)))?;
     let c3 = if a3.dtype().is_float() {
         a3.matmul(&b3)?
     } else {
         // gemm has no integer kernels: broadcast-multiply and sum
-        a3.unsqueeze(3)?.mul(&b3.unsqueeze(1)?)?.sum(2, false)?
+        a3.unsqueeze(-1)?.mul(&b3.unsqueeze(-3)?)?.sum(-2, false)?
     };
     let shape: Vec<usize> = bs.iter().chain(&ls).chain(&rs).copied().collect();
     let labels: Vec<usize> = batch.iter().chain(&left).chain(&right).copied().collect();

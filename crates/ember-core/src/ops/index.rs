@@ -292,8 +292,13 @@ impl Tensor {
         let in_shape = self.shape().to_vec();
         Ok(record(op, out, &[self], move |_| {
             Box::new(move |g| {
-                let zeros = Tensor::zeros_dtype(&in_shape, g.dtype())?;
-                Ok(vec![Some(zeros.index_add(d as isize, saved.get()?, g)?)])
+                Ok(vec![Some(index_add_impl(
+                    None,
+                    &in_shape,
+                    d as isize,
+                    saved.get()?,
+                    g,
+                )?)])
             })
         }))
     }
@@ -308,59 +313,8 @@ impl Tensor {
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![4.0, 0.0, 2.0]);
     /// ```
     pub fn index_add(&self, dim: isize, index: &Tensor, source: &Tensor) -> Result<Tensor> {
-        const OP: &str = "index_add";
-        let d = normalize_dim(OP, dim, self.ndim())?;
-        check_same_dtype(OP, self, source)?;
-        if index.ndim() > 1 {
-            return Err(shape_err(
-                OP,
-                format!(
-                    "index must be a 0-D or 1-D tensor, got shape {:?}",
-                    index.shape()
-                ),
-            ));
-        }
-        let idx = checked_indices(OP, index, d, dim_size(self, d))?;
-        let mut expect = self.shape().to_vec();
-        if !expect.is_empty() {
-            expect[d] = idx.len();
-        }
-        let src_ok = source.shape() == expect.as_slice()
-            || (self.ndim() == 0 && source.numel() == idx.len() && source.ndim() <= 1);
-        if !src_ok {
-            return Err(shape_err(
-                OP,
-                format!(
-                    "source of shape {:?} does not match self of shape {:?} with dim {d} replaced by the index length {} (expected {expect:?})",
-                    source.shape(),
-                    self.shape(),
-                    idx.len()
-                ),
-            ));
-        }
-        let mut data = crate::cpu::copy::strided_copy(self);
-        {
-            let src = source.contiguous_data();
-            let g = src.read();
-            let (off, len) = (src.offset(), src.numel());
-            let (_, inner) = outer_inner(self.shape(), d);
-            let n = dim_size(self, d);
-            with_pair!(&mut data, &*g, o, s => index_add_kernel(o, &s[off..off + len], n, inner, &idx));
-        }
-        let out = Tensor::from_storage(data, self.shape());
-        if !needs_grad(&[self, source]) {
-            return Ok(out);
-        }
-        let saved = SavedTensor::new(index);
-        let src_shape = source.shape().to_vec();
-        Ok(record(OP, out, &[self, source], move |_| {
-            Box::new(move |g| {
-                let gs = g
-                    .index_select(d as isize, saved.get()?)?
-                    .reshape_to(&src_shape)?;
-                Ok(vec![Some(g.clone()), Some(gs)])
-            })
-        }))
+        check_same_dtype("index_add", self, source)?;
+        index_add_impl(Some(self), self.shape(), dim, index, source)
     }
 
     /// `out[i][j][k] = self[i][index[i][j][k]][k]` for `dim = 1` (likewise for other dims):
@@ -376,7 +330,7 @@ impl Tensor {
     pub fn gather(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         const OP: &str = "gather";
         let d = normalize_dim(OP, dim, self.ndim())?;
-        check_index_shape(OP, self, index, d, None)?;
+        check_index_shape(OP, self.shape(), index, d, None)?;
         let idx = checked_indices(OP, index, d, dim_size(self, d))?;
         let (base, dim_stride) = base_layout(index.shape(), self.strides(), self.offset(), d);
         let data = {
@@ -391,8 +345,8 @@ impl Tensor {
         let in_shape = self.shape().to_vec();
         Ok(record(OP, out, &[self], move |_| {
             Box::new(move |g| {
-                let zeros = Tensor::zeros_dtype(&in_shape, g.dtype())?;
-                Ok(vec![Some(zeros.scatter_add(
+                Ok(vec![Some(scatter_add_zeros(
+                    &in_shape,
                     d as isize,
                     saved.get()?,
                     g,
@@ -436,51 +390,8 @@ impl Tensor {
         src: &Tensor,
         add: bool,
     ) -> Result<Tensor> {
-        let d = normalize_dim(op, dim, self.ndim())?;
         check_same_dtype(op, self, src)?;
-        check_index_shape(op, self, index, d, Some(src))?;
-        let idx = checked_indices(op, index, d, dim_size(self, d))?;
-        let out_strides = contiguous_strides(self.shape());
-        let (base, dim_stride) = base_layout(index.shape(), &out_strides, 0, d);
-        let mut src_strides = src.layout().strides.clone();
-        src_strides.resize(index.ndim(), 0);
-        let src_layout = Layout {
-            shape: Dims::from_slice(index.shape()),
-            strides: src_strides,
-            offset: src.offset(),
-        };
-        let mut data = crate::cpu::copy::strided_copy(self);
-        {
-            let g = src.read();
-            if add {
-                with_pair!(&mut data, &*g, o, s => scatter_kernel(o, &base, dim_stride, s, &src_layout, &idx, |a, b| a.acc(b)));
-            } else {
-                with_pair!(&mut data, &*g, o, s => scatter_kernel(o, &base, dim_stride, s, &src_layout, &idx, |_, b| b));
-            }
-        }
-        let out = Tensor::from_storage(data, self.shape());
-        if !needs_grad(&[self, src]) {
-            return Ok(out);
-        }
-        let saved = SavedTensor::new(index);
-        let src_shape = src.shape().to_vec();
-        Ok(record(op, out, &[self, src], move |_| {
-            Box::new(move |g| {
-                let idx = saved.get()?;
-                let g_self = if add {
-                    g.clone()
-                } else {
-                    // the written positions no longer depend on self
-                    g.scatter(
-                        d as isize,
-                        idx,
-                        &Tensor::zeros_dtype(idx.shape(), g.dtype())?,
-                    )?
-                };
-                let g_src = pad_to(&g.gather(d as isize, idx)?, &src_shape)?;
-                Ok(vec![Some(g_self), Some(g_src)])
-            })
-        }))
+        scatter_impl(op, Some(self), self.shape(), dim, index, src, add)
     }
 
     /// The elements of `self` where `mask` (bool, broadcast with `self`) is true, as a 1-D
@@ -821,11 +732,157 @@ impl Tensor {
                 let g = g
                     .reshape_to(&[flat.numel(), dim])?
                     .masked_fill(&is_pad, 0.0)?;
-                let zeros = Tensor::zeros_dtype(&w_shape, g.dtype())?;
-                Ok(vec![Some(zeros.index_add(0, flat, &g)?)])
+                Ok(vec![Some(index_add_impl(None, &w_shape, 0, flat, &g)?)])
             })
         }))
     }
+}
+
+/// `index_add` onto `base`, or onto zeros of `shape` (in `source`'s dtype) when `base` is None.
+/// Gradient rules use the zeros form, which skips copying a buffer of zeros.
+fn index_add_impl(
+    base: Option<&Tensor>,
+    shape: &[usize],
+    dim: isize,
+    index: &Tensor,
+    source: &Tensor,
+) -> Result<Tensor> {
+    const OP: &str = "index_add";
+    let d = normalize_dim(OP, dim, shape.len())?;
+    if index.ndim() > 1 {
+        return Err(shape_err(
+            OP,
+            format!(
+                "index must be a 0-D or 1-D tensor, got shape {:?}",
+                index.shape()
+            ),
+        ));
+    }
+    let n = shape.get(d).copied().unwrap_or(1);
+    let idx = checked_indices(OP, index, d, n)?;
+    let mut expect = shape.to_vec();
+    if !expect.is_empty() {
+        expect[d] = idx.len();
+    }
+    let src_ok = source.shape() == expect.as_slice()
+        || (shape.is_empty() && source.numel() == idx.len() && source.ndim() <= 1);
+    if !src_ok {
+        return Err(shape_err(
+            OP,
+            format!(
+                "source of shape {:?} does not match self of shape {shape:?} with dim {d} replaced by the index length {} (expected {expect:?})",
+                source.shape(),
+                idx.len()
+            ),
+        ));
+    }
+    let mut data = match base {
+        Some(b) => crate::cpu::copy::strided_copy(b),
+        None => CpuStorage::zeros(source.dtype(), shape.iter().product()),
+    };
+    {
+        let src = source.contiguous_data();
+        let g = src.read();
+        let (off, len) = (src.offset(), src.numel());
+        let (_, inner) = outer_inner(shape, d);
+        with_pair!(&mut data, &*g, o, s => index_add_kernel(o, &s[off..off + len], n, inner, &idx));
+    }
+    let out = Tensor::from_storage(data, shape);
+    let inputs: Vec<&Tensor> = base.into_iter().chain([source]).collect();
+    if !needs_grad(&inputs) {
+        return Ok(out);
+    }
+    let saved = SavedTensor::new(index);
+    let src_shape = source.shape().to_vec();
+    let has_base = base.is_some();
+    Ok(record(OP, out, &inputs, move |_| {
+        Box::new(move |g| {
+            let gs = g
+                .index_select(d as isize, saved.get()?)?
+                .reshape_to(&src_shape)?;
+            Ok(if has_base {
+                vec![Some(g.clone()), Some(gs)]
+            } else {
+                vec![Some(gs)]
+            })
+        })
+    }))
+}
+
+/// `scatter` / `scatter_add` onto `base`, or onto zeros of `shape` (in `src`'s dtype) when
+/// `base` is None (the form gradient rules use).
+fn scatter_impl(
+    op: &'static str,
+    base: Option<&Tensor>,
+    shape: &[usize],
+    dim: isize,
+    index: &Tensor,
+    src: &Tensor,
+    add: bool,
+) -> Result<Tensor> {
+    let d = normalize_dim(op, dim, shape.len())?;
+    check_index_shape(op, shape, index, d, Some(src))?;
+    let idx = checked_indices(op, index, d, shape.get(d).copied().unwrap_or(1))?;
+    let out_strides = contiguous_strides(shape);
+    let (dst, dim_stride) = base_layout(index.shape(), &out_strides, 0, d);
+    let mut src_strides = src.layout().strides.clone();
+    src_strides.resize(index.ndim(), 0);
+    let src_layout = Layout {
+        shape: Dims::from_slice(index.shape()),
+        strides: src_strides,
+        offset: src.offset(),
+    };
+    let mut data = match base {
+        Some(b) => crate::cpu::copy::strided_copy(b),
+        None => CpuStorage::zeros(src.dtype(), shape.iter().product()),
+    };
+    {
+        let g = src.read();
+        if add {
+            with_pair!(&mut data, &*g, o, s => scatter_kernel(o, &dst, dim_stride, s, &src_layout, &idx, |a, b| a.acc(b)));
+        } else {
+            with_pair!(&mut data, &*g, o, s => scatter_kernel(o, &dst, dim_stride, s, &src_layout, &idx, |_, b| b));
+        }
+    }
+    let out = Tensor::from_storage(data, shape);
+    let inputs: Vec<&Tensor> = base.into_iter().chain([src]).collect();
+    if !needs_grad(&inputs) {
+        return Ok(out);
+    }
+    let saved = SavedTensor::new(index);
+    let src_shape = src.shape().to_vec();
+    let has_base = base.is_some();
+    Ok(record(op, out, &inputs, move |_| {
+        Box::new(move |g| {
+            let idx = saved.get()?;
+            let g_src = pad_to(&g.gather(d as isize, idx)?, &src_shape)?;
+            if !has_base {
+                return Ok(vec![Some(g_src)]);
+            }
+            let g_base = if add {
+                g.clone()
+            } else {
+                // the written positions no longer depend on the base
+                g.scatter(
+                    d as isize,
+                    idx,
+                    &Tensor::zeros_dtype(idx.shape(), g.dtype())?,
+                )?
+            };
+            Ok(vec![Some(g_base), Some(g_src)])
+        })
+    }))
+}
+
+/// Zeros of `shape` with `src` accumulated at `index` along `dim`: the adjoint of `gather`,
+/// as used by the gradient rules of gather-like ops (sort, topk, max_dim).
+pub(crate) fn scatter_add_zeros(
+    shape: &[usize],
+    dim: isize,
+    index: &Tensor,
+    src: &Tensor,
+) -> Result<Tensor> {
+    scatter_impl("scatter_add", None, shape, dim, index, src, true)
 }
 
 fn check_embedding(weight: &Tensor) -> Result<()> {
@@ -845,12 +902,12 @@ fn check_embedding(weight: &Tensor) -> Result<()> {
 /// `self` along every dim but `dim`, and (for scatter) fits in `src` along every dim.
 fn check_index_shape(
     op: &'static str,
-    x: &Tensor,
+    x: &[usize],
     index: &Tensor,
     dim: usize,
     src: Option<&Tensor>,
 ) -> Result<()> {
-    let nd = x.ndim().max(1);
+    let nd = x.len().max(1);
     let ind = index.ndim().max(1);
     if ind != nd || src.is_some_and(|s| s.ndim().max(1) != nd) {
         return Err(shape_err(
@@ -860,20 +917,20 @@ fn check_index_shape(
                 index.shape(),
                 src.map(|s| format!(" and src (shape {:?})", s.shape()))
                     .unwrap_or_default(),
-                x.shape()
+                x
             ),
         ));
     }
-    let size = |t: &Tensor, d: usize| t.shape().get(d).copied().unwrap_or(1);
+    let size = |t: &[usize], d: usize| t.get(d).copied().unwrap_or(1);
     for (d, &n) in index.shape().iter().enumerate() {
         if d != dim && n > size(x, d) {
             return Err(shape_err(
                 op,
-                format!("index of shape {:?} is larger than self of shape {:?} at dim {d} (only dim {dim} may differ)", index.shape(), x.shape()),
+                format!("index of shape {:?} is larger than self of shape {x:?} at dim {d} (only dim {dim} may differ)", index.shape()),
             ));
         }
         if let Some(s) = src {
-            if n > size(s, d) {
+            if n > size(s.shape(), d) {
                 return Err(shape_err(
                     op,
                     format!(
@@ -1020,6 +1077,24 @@ mod tests {
             .index_add(0, &i64t(&[1, 1], &[2]), &Tensor::new(&[3i64, 4]))
             .unwrap();
         assert_eq!(yi.to_vec::<i64>().unwrap(), vec![0, 7]);
+    }
+
+    #[test]
+    fn half_and_integer_accumulation() {
+        let h = Tensor::zeros_dtype(&[2], DType::F16).unwrap();
+        let src = Tensor::new(&[1.5f32, 2.0, 0.25]).to_dtype(DType::F16).unwrap();
+        let y = h.index_add(0, &i64t(&[1, 1, 0], &[3]), &src).unwrap();
+        assert_eq!(y.dtype(), DType::F16);
+        assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.25, 3.5]);
+        let z = Tensor::zeros_dtype(&[1, 2], DType::I32).unwrap();
+        let s = Tensor::new(&[[5i32, 6, 7]]);
+        let y = z.scatter_add(1, &i64t(&[1, 1, 0], &[1, 3]), &s).unwrap();
+        assert_eq!(y.to_vec::<i32>().unwrap(), vec![7, 11]);
+        // a transposed (strided) source
+        let x = f64t(&[0.; 4], &[2, 2]);
+        let st = f64t(&[1., 2., 3., 4.], &[2, 2]).t();
+        let y = x.scatter(1, &i64t(&[1, 0, 0, 1], &[2, 2]), &st).unwrap();
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![3., 1., 2., 4.]);
     }
 
     #[test]

@@ -150,12 +150,8 @@ fn record_by_indices(
     let shape = x.shape().to_vec();
     record(op, values, &[x], move |_| {
         Box::new(move |g| {
-            let zeros = Tensor::zeros_dtype(&shape, g.dtype())?;
-            Ok(vec![Some(zeros.scatter_add(
-                dim as isize,
-                saved.get()?,
-                g,
-            )?)])
+            let gx = crate::ops::index::scatter_add_zeros(&shape, dim as isize, saved.get()?, g)?;
+            Ok(vec![Some(gx)])
         })
     })
 }
