@@ -81,11 +81,7 @@ impl ConvGeom {
 /// The output columns `[lo, hi)` whose input column `o * stride + off - pad` lies in `[0, len)`.
 #[inline]
 fn valid_range(len: usize, stride: usize, pad: usize, off: usize, out: usize) -> (usize, usize) {
-    let lo = if pad > off {
-        (pad - off).div_ceil(stride)
-    } else {
-        0
-    };
+    let lo = if pad > off { (pad - off).div_ceil(stride) } else { 0 };
     let hi = if len + pad > off {
         ((len + pad - off - 1) / stride + 1).min(out)
     } else {
@@ -208,18 +204,9 @@ fn gemm_into<T: Float>(
         return;
     }
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
-    assert!(
-        last(m, n, dst_rs, 1) < dst.len(),
-        "gemm_into: dst too small"
-    );
-    assert!(
-        last(m, k, lhs.rs, lhs.cs) < lhs.data.len(),
-        "gemm_into: lhs too small"
-    );
-    assert!(
-        last(k, n, rhs.rs, rhs.cs) < rhs.data.len(),
-        "gemm_into: rhs too small"
-    );
+    assert!(last(m, n, dst_rs, 1) < dst.len(), "gemm_into: dst too small");
+    assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_into: lhs too small");
+    assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_into: rhs too small");
     // SAFETY: the asserts above keep every index the product touches inside the three slices,
     // and `dst` is borrowed mutably, so it aliases neither operand.
     unsafe {
@@ -297,9 +284,7 @@ fn over_batch<T: Float>(
         parts.push((r, head));
         rest = tail;
     }
-    parts
-        .into_par_iter()
-        .for_each(|(r, o)| f(r, o, Parallelism::None));
+    parts.into_par_iter().for_each(|(r, o)| f(r, o, Parallelism::None));
 }
 
 /// Scratch for one im2col matrix (empty when the input is used in place).
@@ -331,25 +316,12 @@ pub fn conv2d_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGe
                 };
                 let yg = &mut ys[grp * cout_g * p..(grp + 1) * cout_g * p];
                 if let Some(b) = bias {
-                    for (row, &bv) in yg
-                        .chunks_exact_mut(p)
-                        .zip(&b[grp * cout_g..(grp + 1) * cout_g])
-                    {
+                    for (row, &bv) in yg.chunks_exact_mut(p).zip(&b[grp * cout_g..(grp + 1) * cout_g]) {
                         row.fill(bv);
                     }
                 }
                 let wg = &w[grp * cout_g * k..(grp + 1) * cout_g * k];
-                gemm_into(
-                    cout_g,
-                    p,
-                    k,
-                    yg,
-                    p,
-                    bias.is_some(),
-                    mat(wg, k, 1),
-                    mat(rhs, p, 1),
-                    par,
-                );
+                gemm_into(cout_g, p, k, yg, p, bias.is_some(), mat(wg, k, 1), mat(rhs, p, 1), par);
             }
         }
     });
@@ -505,9 +477,7 @@ mod tests {
             }
         }
         // <im2col(x), c> == <x, col2im(c)>
-        let c: Vec<f64> = (0..cols.len())
-            .map(|i| ((i * 7) % 11) as f64 - 5.0)
-            .collect();
+        let c: Vec<f64> = (0..cols.len()).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
         let mut back = vec![0.0; 20];
         col2im(&c, &g, &mut back);
         let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();

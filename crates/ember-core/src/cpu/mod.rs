@@ -5,12 +5,9 @@ pub mod conv_kernels;
 pub mod copy;
 pub mod elementwise;
 pub mod math;
-<<<<<<< HEAD
-pub mod vmath;
-=======
 pub mod pool_kernels;
 pub mod upsample_kernels;
->>>>>>> ops-conv
+pub mod vmath;
 
 /// Below this many elements an elementwise op runs on the calling thread: forking to rayon
 /// costs a few microseconds, more than the work itself.

@@ -29,13 +29,9 @@ pub fn for_each_plane<T: Sync, U: Send + Sync + Copy>(
         }
     };
     if work >= PAR_THRESHOLD && planes > 1 {
-        dst.par_chunks_mut(per_chunk * dst_len)
-            .enumerate()
-            .for_each(body);
+        dst.par_chunks_mut(per_chunk * dst_len).enumerate().for_each(body);
     } else {
-        dst.chunks_mut(per_chunk * dst_len)
-            .enumerate()
-            .for_each(body);
+        dst.chunks_mut(per_chunk * dst_len).enumerate().for_each(body);
     }
     dst
 }
@@ -95,15 +91,8 @@ fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [T], idx: &mut [i64]) {
     let ow = win.out_hw[1];
     let neg_inf = T::c(f64::NEG_INFINITY);
     if win.is_2x2() {
-        for (oy, (vr, ir)) in vals
-            .chunks_exact_mut(ow)
-            .zip(idx.chunks_exact_mut(ow))
-            .enumerate()
-        {
-            let (r0, r1) = (
-                &x[2 * oy * w..(2 * oy + 1) * w],
-                &x[(2 * oy + 1) * w..(2 * oy + 2) * w],
-            );
+        for (oy, (vr, ir)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
+            let (r0, r1) = (&x[2 * oy * w..(2 * oy + 1) * w], &x[(2 * oy + 1) * w..(2 * oy + 2) * w]);
             let base = (2 * oy * w) as i64;
             for (ox, (v, i)) in vr.iter_mut().zip(ir.iter_mut()).enumerate() {
                 let c = 2 * ox;
@@ -152,11 +141,7 @@ pub fn max_pool2d<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>, Ve
     }
     let per_chunk = (PAR_CHUNK / (src_len + dst_len).max(1)).max(1);
     let body = |(ci, (v, i)): (usize, (&mut [T], &mut [i64]))| {
-        for (j, (vp, ip)) in v
-            .chunks_exact_mut(dst_len)
-            .zip(i.chunks_exact_mut(dst_len))
-            .enumerate()
-        {
+        for (j, (vp, ip)) in v.chunks_exact_mut(dst_len).zip(i.chunks_exact_mut(dst_len)).enumerate() {
             let p = ci * per_chunk + j;
             max_plane(&x[p * src_len..(p + 1) * src_len], win, vp, ip);
         }
@@ -177,13 +162,7 @@ pub fn max_pool2d<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>, Ve
 
 /// `y[p, i] = x[p, idx[p, i]]`: gather each output plane from its input plane by flat indices
 /// (the gradient of a max-pool gradient). Out-of-range indices read zero.
-pub fn gather_planes<T: Float>(
-    x: &[T],
-    idx: &[i64],
-    planes: usize,
-    src_len: usize,
-    dst_len: usize,
-) -> Vec<T> {
+pub fn gather_planes<T: Float>(x: &[T], idx: &[i64], planes: usize, src_len: usize, dst_len: usize) -> Vec<T> {
     for_each_plane(x, planes, src_len, dst_len, T::ZERO, |p, xp, yp| {
         for (y, &i) in yp.iter_mut().zip(&idx[p * dst_len..(p + 1) * dst_len]) {
             *y = usize::try_from(i)
@@ -197,13 +176,7 @@ pub fn gather_planes<T: Float>(
 
 /// `gx[p, idx[p, i]] += gy[p, i]`: the adjoint of `gather_planes` (the max-pool gradient).
 /// Out-of-range indices are skipped.
-pub fn scatter_planes<T: Float>(
-    gy: &[T],
-    idx: &[i64],
-    planes: usize,
-    src_len: usize,
-    dst_len: usize,
-) -> Vec<T> {
+pub fn scatter_planes<T: Float>(gy: &[T], idx: &[i64], planes: usize, src_len: usize, dst_len: usize) -> Vec<T> {
     for_each_plane(gy, planes, src_len, dst_len, T::ZERO, |p, gp, xp| {
         for (&g, &i) in gp.iter().zip(&idx[p * src_len..(p + 1) * src_len]) {
             if let Some(d) = usize::try_from(i).ok().and_then(|i| xp.get_mut(i)) {

@@ -19,9 +19,7 @@ pub fn nearest_index(dst: usize, in_len: usize, out_len: usize) -> usize {
 
 /// Source index of every output position along an axis.
 pub fn nearest_indices(in_len: usize, out_len: usize) -> Vec<usize> {
-    (0..out_len)
-        .map(|d| nearest_index(d, in_len, out_len))
-        .collect()
+    (0..out_len).map(|d| nearest_index(d, in_len, out_len)).collect()
 }
 
 /// `y[r, c] = x[rows[r], cols[c]]` for one plane of width `w`.
@@ -104,13 +102,7 @@ pub fn linear_taps<T: Float>(in_len: usize, out_len: usize, align_corners: bool)
 }
 
 /// Bilinear interpolation of one plane of width `w`, in PyTorch's order of operations.
-pub fn bilinear_forward<T: Float>(
-    x: &[T],
-    w: usize,
-    rows: &[Taps<T>],
-    cols: &[Taps<T>],
-    y: &mut [T],
-) {
+pub fn bilinear_forward<T: Float>(x: &[T], w: usize, rows: &[Taps<T>], cols: &[Taps<T>], y: &mut [T]) {
     for (yr, r) in y.chunks_exact_mut(cols.len()).zip(rows) {
         let (x0, x1) = (&x[r.i0 * w..(r.i0 + 1) * w], &x[r.i1 * w..(r.i1 + 1) * w]);
         for (o, c) in yr.iter_mut().zip(cols) {
@@ -122,13 +114,7 @@ pub fn bilinear_forward<T: Float>(
 }
 
 /// The adjoint of `bilinear_forward`: each output spreads its gradient over its four taps.
-pub fn bilinear_adjoint<T: Float>(
-    gy: &[T],
-    w: usize,
-    rows: &[Taps<T>],
-    cols: &[Taps<T>],
-    gx: &mut [T],
-) {
+pub fn bilinear_adjoint<T: Float>(gy: &[T], w: usize, rows: &[Taps<T>], cols: &[Taps<T>], gx: &mut [T]) {
     for (gr, r) in gy.chunks_exact(cols.len()).zip(rows) {
         for (&g, c) in gr.iter().zip(cols) {
             let mut add = |i: usize, v: T| gx[i] = gx[i] + v;

@@ -68,12 +68,7 @@ pub struct Conv2dParams {
 
 impl Conv2dParams {
     /// Symmetric padding.
-    pub fn new(
-        stride: [usize; 2],
-        padding: [usize; 2],
-        dilation: [usize; 2],
-        groups: usize,
-    ) -> Conv2dParams {
+    pub fn new(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Conv2dParams {
         Conv2dParams {
             stride,
             pad_begin: padding,
@@ -104,7 +99,10 @@ impl Padding2d {
             Padding2d::Valid => Ok(([0, 0], [0, 0])),
             Padding2d::Same => {
                 if stride != [1, 1] {
-                    return Err(arg_err(op, format!("padding=\"same\" is not supported for strided convolutions (stride {stride:?})")));
+                    return Err(arg_err(
+                        op,
+                        format!("padding=\"same\" is not supported for strided convolutions (stride {stride:?})"),
+                    ));
                 }
                 let total = [0, 1].map(|i| dilation[i] * kernel[i].saturating_sub(1));
                 let begin = total.map(|t| t / 2);
@@ -125,17 +123,11 @@ fn geometry(op: &'static str, x: &[usize], w: &[usize], p: &Conv2dParams) -> Res
     if p.stride.contains(&0) || p.dilation.contains(&0) {
         return Err(arg_err(
             op,
-            format!(
-                "stride {:?} and dilation {:?} must be positive",
-                p.stride, p.dilation
-            ),
+            format!("stride {:?} and dilation {:?} must be positive", p.stride, p.dilation),
         ));
     }
     if w[2] == 0 || w[3] == 0 {
-        return Err(shape_err(
-            op,
-            format!("the kernel of weight {w:?} is empty"),
-        ));
+        return Err(shape_err(op, format!("the kernel of weight {w:?} is empty")));
     }
     if w[1] * p.groups != x[1] || w[0] % p.groups != 0 {
         return Err(shape_err(
@@ -180,19 +172,16 @@ fn geometry(op: &'static str, x: &[usize], w: &[usize], p: &Conv2dParams) -> Res
 /// `geometry`, restricted to the output positions present in a gradient `gy`: transposed
 /// convolutions may produce outputs whose convolution would be a little larger (PyTorch's
 /// `output_padding`), and their gradient then covers only part of it.
-fn geometry_for_grad(
-    op: &'static str,
-    gy: &Tensor,
-    x: &[usize],
-    w: &[usize],
-    p: &Conv2dParams,
-) -> Result<ConvGeom> {
+fn geometry_for_grad(op: &'static str, gy: &Tensor, x: &[usize], w: &[usize], p: &Conv2dParams) -> Result<ConvGeom> {
     let mut g = geometry(op, x, w, p)?;
     let s = gy.shape();
     if s.len() != 4 || s[0] != g.n || s[1] != g.c_out || s[2] > g.oh || s[3] > g.ow {
         return Err(shape_err(
             op,
-            format!("expected a gradient of shape [{}, {}, <={}, <={}] for input {x:?} and weight {w:?}, got {s:?}", g.n, g.c_out, g.oh, g.ow),
+            format!(
+                "expected a gradient of shape [{}, {}, <={}, <={}] for input {x:?} and weight {w:?}, got {s:?}",
+                g.n, g.c_out, g.oh, g.ow
+            ),
         ));
     }
     g.oh = s[2];
@@ -208,10 +197,7 @@ fn check_float(op: &'static str, ts: &[&Tensor]) -> Result<()> {
             let dts: Vec<String> = ts.iter().map(|t| t.dtype().to_string()).collect();
             return Err(dtype_err(
                 op,
-                format!(
-                    "expected floating point tensors of one dtype, got [{}]",
-                    dts.join(", ")
-                ),
+                format!("expected floating point tensors of one dtype, got [{}]", dts.join(", ")),
             ));
         }
     }
@@ -236,10 +222,7 @@ pub(crate) fn run_float<K: FloatKernel>(
         let slices: Vec<&[T]> = guards
             .iter()
             .zip(inputs)
-            .map(|(g, t)| {
-                &T::slice(g).expect("dtype checked by the caller")
-                    [t.offset()..t.offset() + t.numel()]
-            })
+            .map(|(g, t)| &T::slice(g).expect("dtype checked by the caller")[t.offset()..t.offset() + t.numel()])
             .collect();
         T::into_storage(k.run(&slices))
     }
@@ -255,10 +238,7 @@ pub(crate) fn run_float<K: FloatKernel>(
         }
         DType::F16 | DType::BF16 => {
             let _ng = crate::autograd::no_grad();
-            let wide: Vec<Tensor> = inputs
-                .iter()
-                .map(|t| t.to_dtype(DType::F32))
-                .collect::<Result<_>>()?;
+            let wide: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(DType::F32)).collect::<Result<_>>()?;
             let refs: Vec<&Tensor> = wide.iter().collect();
             return run_float(op, &refs, shape, k)?.to_dtype(dtype);
         }
@@ -282,9 +262,7 @@ enum ConvKernel {
 impl FloatKernel for ConvKernel {
     fn run<T: Float + StorageElem>(&self, i: &[&[T]]) -> Vec<T> {
         match self {
-            ConvKernel::Forward(g) => {
-                conv_kernels::conv2d_forward(i[0], i[1], i.get(2).copied(), g)
-            }
+            ConvKernel::Forward(g) => conv_kernels::conv2d_forward(i[0], i[1], i.get(2).copied(), g),
             ConvKernel::BackwardInput(g) => conv_kernels::conv2d_backward_input(i[0], i[1], g),
             ConvKernel::BackwardWeight(g) => conv_kernels::conv2d_backward_weight(i[0], i[1], g),
             ConvKernel::BiasGrad { n, c, p } => conv_kernels::channel_sums(i[0], *n, *c, *p),
@@ -294,11 +272,7 @@ impl FloatKernel for ConvKernel {
 
 /// The first `[oh, ow]` output positions of `t` (`[N, C, OH', OW']`).
 fn crop_hw(t: Tensor, oh: usize, ow: usize) -> Result<Tensor> {
-    let t = if t.shape()[2] != oh {
-        t.narrow(2, 0, oh)?
-    } else {
-        t
-    };
+    let t = if t.shape()[2] != oh { t.narrow(2, 0, oh)? } else { t };
     if t.shape()[3] != ow {
         t.narrow(3, 0, ow)
     } else {
@@ -365,14 +339,7 @@ impl Tensor {
         stride: usize,
         padding: usize,
     ) -> Result<Tensor> {
-        self.conv2d(
-            weight,
-            bias,
-            [stride; 2],
-            Padding2d::Explicit([padding; 2]),
-            [1, 1],
-            1,
-        )
+        self.conv2d(weight, bias, [stride; 2], Padding2d::Explicit([padding; 2]), [1, 1], 1)
     }
 
     /// The convolution primitive, with explicit (possibly asymmetric) padding.
@@ -387,17 +354,9 @@ impl Tensor {
     /// let y = Tensor::ones(&[1, 1, 3, 3]).conv2d_with(&Tensor::ones(&[1, 1, 2, 2]), None, &p).unwrap();
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![4.0, 4.0, 2.0, 4.0, 4.0, 2.0, 2.0, 2.0, 1.0]);
     /// ```
-    pub fn conv2d_with(
-        &self,
-        weight: &Tensor,
-        bias: Option<&Tensor>,
-        params: &Conv2dParams,
-    ) -> Result<Tensor> {
+    pub fn conv2d_with(&self, weight: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
         if self.ndim() == 3 {
-            return self
-                .unsqueeze(0)?
-                .conv2d_with(weight, bias, params)?
-                .squeeze(0);
+            return self.unsqueeze(0)?.conv2d_with(weight, bias, params)?.squeeze(0);
         }
         if self.ndim() != 4 {
             return Err(shape_err(
@@ -425,12 +384,7 @@ impl Tensor {
                 ));
             }
         }
-        let out = run_float(
-            "conv2d",
-            &ins,
-            &[g.n, g.c_out, g.oh, g.ow],
-            &ConvKernel::Forward(g),
-        )?;
+        let out = run_float("conv2d", &ins, &[g.n, g.c_out, g.oh, g.ow], &ConvKernel::Forward(g))?;
         if !needs_grad(&ins) {
             return Ok(out);
         }
@@ -449,11 +403,7 @@ impl Tensor {
                     grads[1] = Some(gy.conv2d_backward_weight(x.get()?, &ws, &p)?);
                 }
                 if need.len() == 3 {
-                    grads.push(if need[2] {
-                        Some(gy.conv_bias_grad()?)
-                    } else {
-                        None
-                    });
+                    grads.push(if need[2] { Some(gy.conv_bias_grad()?) } else { None });
                 }
                 Ok(grads)
             })
@@ -487,12 +437,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_float(op, &[self, weight])?;
         let g = geometry_for_grad(op, self, input_shape, weight.shape(), params)?;
-        let out = run_float(
-            op,
-            &[self, weight],
-            input_shape,
-            &ConvKernel::BackwardInput(g),
-        )?;
+        let out = run_float(op, &[self, weight], input_shape, &ConvKernel::BackwardInput(g))?;
         if !needs_grad(&[self, weight]) {
             return Ok(out);
         }
@@ -533,12 +478,7 @@ impl Tensor {
         let op = "conv2d_backward_weight";
         check_float(op, &[self, input])?;
         let g = geometry_for_grad(op, self, input.shape(), weight_shape, params)?;
-        let out = run_float(
-            op,
-            &[self, input],
-            weight_shape,
-            &ConvKernel::BackwardWeight(g),
-        )?;
+        let out = run_float(op, &[self, input], weight_shape, &ConvKernel::BackwardWeight(g))?;
         if !needs_grad(&[self, input]) {
             return Ok(out);
         }
@@ -645,15 +585,7 @@ impl Tensor {
         if self.ndim() == 3 {
             return self
                 .unsqueeze(0)?
-                .conv_transpose2d(
-                    weight,
-                    bias,
-                    stride,
-                    padding,
-                    output_padding,
-                    dilation,
-                    groups,
-                )?
+                .conv_transpose2d(weight, bias, stride, padding, output_padding, dilation, groups)?
                 .squeeze(0);
         }
         let (x, w) = (self.shape(), weight.shape());
@@ -663,9 +595,7 @@ impl Tensor {
         if groups == 0 || stride.contains(&0) || dilation.contains(&0) {
             return Err(arg_err(
                 op,
-                format!(
-                    "stride {stride:?}, dilation {dilation:?} and groups {groups} must be positive"
-                ),
+                format!("stride {stride:?}, dilation {dilation:?} and groups {groups} must be positive"),
             ));
         }
         if x[1] != w[0] || w[0] % groups != 0 {
@@ -677,10 +607,7 @@ impl Tensor {
             }
         }
         let size = |i: usize| -> Result<usize> {
-            let full = (x[2 + i].max(1) - 1) * stride[i]
-                + dilation[i] * (w[2 + i].max(1) - 1)
-                + output_padding[i]
-                + 1;
+            let full = (x[2 + i].max(1) - 1) * stride[i] + dilation[i] * (w[2 + i].max(1) - 1) + output_padding[i] + 1;
             full.checked_sub(2 * padding[i]).filter(|&s| s > 0 && x[2 + i] > 0).ok_or_else(|| {
                 shape_err(op, format!("input {x:?} with weight {w:?}, stride {stride:?}, padding {padding:?} and dilation {dilation:?} gives an empty output"))
             })
@@ -695,7 +622,14 @@ impl Tensor {
         match bias {
             None => Ok(out),
             Some(b) if b.shape() == [out_shape[1]] => out.add(&b.reshape(&[1, -1, 1, 1])?),
-            Some(b) => Err(shape_err(op, format!("expected a bias of shape [{}] for weight {w:?} and groups = {groups}, got {:?}", out_shape[1], b.shape()))),
+            Some(b) => Err(shape_err(
+                op,
+                format!(
+                    "expected a bias of shape [{}] for weight {w:?} and groups = {groups}, got {:?}",
+                    out_shape[1],
+                    b.shape()
+                ),
+            )),
         }
     }
 
@@ -755,10 +689,7 @@ mod tests {
         assert_eq!(a.shape(), b.shape());
         let (x, y) = (a.to_vec::<f64>().unwrap(), b.to_vec::<f64>().unwrap());
         for (i, (p, q)) in x.iter().zip(&y).enumerate() {
-            assert!(
-                (p - q).abs() <= tol * (1.0 + q.abs()),
-                "element {i}: {p} vs {q}"
-            );
+            assert!((p - q).abs() <= tol * (1.0 + q.abs()), "element {i}: {p} vs {q}");
         }
     }
 
@@ -769,9 +700,7 @@ mod tests {
         let bv = b.map(|b| b.to_vec::<f64>().unwrap());
         let (n, h, wd, co, cig, kh, kw) = (xs[0], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3]);
         let out = |a: usize| {
-            (xs[2 + a] + p.pad_begin[a] + p.pad_end[a] - p.dilation[a] * (ws[2 + a] - 1) - 1)
-                / p.stride[a]
-                + 1
+            (xs[2 + a] + p.pad_begin[a] + p.pad_end[a] - p.dilation[a] * (ws[2 + a] - 1) - 1) / p.stride[a] + 1
         };
         let (oh, ow) = (out(0), out(1));
         let cog = co / p.groups;
@@ -785,15 +714,12 @@ mod tests {
                         for c in 0..cig {
                             for i in 0..kh {
                                 for j in 0..kw {
-                                    let iy = (oy * p.stride[0] + i * p.dilation[0]) as isize
-                                        - p.pad_begin[0] as isize;
-                                    let ix = (ox * p.stride[1] + j * p.dilation[1]) as isize
-                                        - p.pad_begin[1] as isize;
+                                    let iy = (oy * p.stride[0] + i * p.dilation[0]) as isize - p.pad_begin[0] as isize;
+                                    let ix = (ox * p.stride[1] + j * p.dilation[1]) as isize - p.pad_begin[1] as isize;
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                         continue;
                                     }
-                                    let xi = ((s * xs[1] + grp * cig + c) * h + iy as usize) * wd
-                                        + ix as usize;
+                                    let xi = ((s * xs[1] + grp * cig + c) * h + iy as usize) * wd + ix as usize;
                                     acc += xv[xi] * wv[((o * cig + c) * kh + i) * kw + j];
                                 }
                             }
@@ -820,9 +746,7 @@ mod tests {
         let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
         let (xv, wv) = (x.to_vec::<f64>().unwrap(), w.to_vec::<f64>().unwrap());
         let (n, ci, h, wd, cog, kh, kw) = (xs[0], xs[1], xs[2], xs[3], ws[1], ws[2], ws[3]);
-        let size = |a: usize| {
-            (xs[2 + a] - 1) * stride[a] + dil[a] * (ws[2 + a] - 1) + out_pad[a] + 1 - 2 * pad[a]
-        };
+        let size = |a: usize| (xs[2 + a] - 1) * stride[a] + dil[a] * (ws[2 + a] - 1) + out_pad[a] + 1 - 2 * pad[a];
         let (oh, ow, co) = (size(0), size(1), cog * groups);
         let cig = ci / groups;
         let mut y = vec![0.0; n * co * oh * ow];
@@ -834,16 +758,13 @@ mod tests {
                             let o = (c / cig) * cog + og;
                             for i in 0..kh {
                                 for j in 0..kw {
-                                    let yy =
-                                        (iy * stride[0] + i * dil[0]) as isize - pad[0] as isize;
-                                    let yx =
-                                        (ix * stride[1] + j * dil[1]) as isize - pad[1] as isize;
+                                    let yy = (iy * stride[0] + i * dil[0]) as isize - pad[0] as isize;
+                                    let yx = (ix * stride[1] + j * dil[1]) as isize - pad[1] as isize;
                                     if yy < 0 || yx < 0 || yy >= oh as isize || yx >= ow as isize {
                                         continue;
                                     }
-                                    y[((s * co + o) * oh + yy as usize) * ow + yx as usize] += xv
-                                        [((s * ci + c) * h + iy) * wd + ix]
-                                        * wv[((c * cog + og) * kh + i) * kw + j];
+                                    y[((s * co + o) * oh + yy as usize) * ow + yx as usize] +=
+                                        xv[((s * ci + c) * h + iy) * wd + ix] * wv[((c * cog + og) * kh + i) * kw + j];
                                 }
                             }
                         }
@@ -910,9 +831,7 @@ mod tests {
         for (k, d) in [(3, 1), (4, 1), (2, 3), (4, 2)] {
             let x = rand(&[1, 2, 6, 7], 1);
             let w = rand(&[3, 2, k, k], 2);
-            let y = x
-                .conv2d(&w, None, [1, 1], Padding2d::Same, [d, d], 1)
-                .unwrap();
+            let y = x.conv2d(&w, None, [1, 1], Padding2d::Same, [d, d], 1).unwrap();
             assert_eq!(y.shape(), &[1, 3, 6, 7]);
             let total = d * (k - 1);
             let p = Conv2dParams {
@@ -925,14 +844,7 @@ mod tests {
         }
         let x = rand(&[1, 2, 6, 7], 1);
         let y = x
-            .conv2d(
-                &rand(&[3, 2, 3, 3], 2),
-                None,
-                [1, 1],
-                Padding2d::Valid,
-                [1, 1],
-                1,
-            )
+            .conv2d(&rand(&[3, 2, 3, 3], 2), None, [1, 1], Padding2d::Valid, [1, 1], 1)
             .unwrap();
         assert_eq!(y.shape(), &[1, 3, 4, 5]);
     }
@@ -942,11 +854,7 @@ mod tests {
         let x = rand(&[2, 3, 6, 5], 3);
         let w = rand(&[4, 3, 3, 3], 4);
         let want = x.conv2d_simple(&w, None, 1, 1).unwrap();
-        let one = x
-            .select(0, 1)
-            .unwrap()
-            .conv2d_simple(&w, None, 1, 1)
-            .unwrap();
+        let one = x.select(0, 1).unwrap().conv2d_simple(&w, None, 1, 1).unwrap();
         assert_close(&one, &want.select(0, 1).unwrap(), 1e-12);
         // a permuted (non-contiguous) view of the same input
         let xt = x
@@ -981,18 +889,11 @@ mod tests {
         let x = rand(&[2, 4, 11], 7);
         let w = rand(&[6, 2, 3], 8);
         let b = rand(&[6], 9);
-        let y = x
-            .conv1d(&w, Some(&b), 2, Padding1d::Explicit(2), 2, 2)
-            .unwrap();
+        let y = x.conv1d(&w, Some(&b), 2, Padding1d::Explicit(2), 2, 2).unwrap();
         let p = Conv2dParams::new([1, 2], [0, 2], [1, 2], 2);
-        let want = naive_conv(
-            &x.unsqueeze(2).unwrap(),
-            &w.unsqueeze(2).unwrap(),
-            Some(&b),
-            &p,
-        )
-        .squeeze(2)
-        .unwrap();
+        let want = naive_conv(&x.unsqueeze(2).unwrap(), &w.unsqueeze(2).unwrap(), Some(&b), &p)
+            .squeeze(2)
+            .unwrap();
         assert_close(&y, &want, 1e-12);
         let same = x.conv1d(&w, None, 1, Padding1d::Same, 1, 2).unwrap();
         assert_eq!(same.shape(), &[2, 6, 11]);
@@ -1016,43 +917,11 @@ mod tests {
             usize,
         );
         let cases: Vec<Case> = vec![
-            (
-                [2, 3, 4, 5],
-                [3, 2, 3, 3],
-                [1, 1],
-                [0, 0],
-                [0, 0],
-                [1, 1],
-                1,
-            ),
-            (
-                [2, 3, 4, 5],
-                [3, 2, 3, 2],
-                [2, 3],
-                [1, 0],
-                [1, 2],
-                [1, 1],
-                1,
-            ),
-            (
-                [1, 4, 3, 3],
-                [4, 3, 3, 3],
-                [2, 2],
-                [1, 1],
-                [1, 0],
-                [2, 1],
-                2,
-            ),
+            ([2, 3, 4, 5], [3, 2, 3, 3], [1, 1], [0, 0], [0, 0], [1, 1], 1),
+            ([2, 3, 4, 5], [3, 2, 3, 2], [2, 3], [1, 0], [1, 2], [1, 1], 1),
+            ([1, 4, 3, 3], [4, 3, 3, 3], [2, 2], [1, 1], [1, 0], [2, 1], 2),
             // output_padding >= stride is allowed when smaller than the dilation
-            (
-                [1, 2, 3, 4],
-                [2, 2, 2, 2],
-                [1, 1],
-                [0, 0],
-                [1, 1],
-                [2, 2],
-                1,
-            ),
+            ([1, 2, 3, 4], [2, 2, 2, 2], [1, 1], [0, 0], [1, 1], [2, 2], 1),
         ];
         for (i, (xs, ws, s, p, op, d, g)) in cases.into_iter().enumerate() {
             let (x, w, b) = (
@@ -1085,11 +954,7 @@ mod tests {
     #[test]
     fn conv2d_gradients() {
         for (i, (xs, ws, p)) in configs().into_iter().enumerate().filter(|(i, _)| *i != 9) {
-            let inputs = [
-                rand(&xs, i as u64),
-                rand(&ws, 50 + i as u64),
-                rand(&[ws[0]], 60),
-            ];
+            let inputs = [rand(&xs, i as u64), rand(&ws, 50 + i as u64), rand(&[ws[0]], 60)];
             let f = move |t: &[Tensor]| t[0].conv2d_with(&t[1], Some(&t[2]), &p);
             gradcheck(&f, &inputs, 1e-6, 1e-7).unwrap_or_else(|e| panic!("config {i}: {e}"));
         }
@@ -1098,16 +963,8 @@ mod tests {
     #[test]
     fn conv2d_second_order_gradients() {
         let cases = [
-            (
-                [2, 2, 5, 5],
-                [3, 2, 3, 3],
-                Conv2dParams::new([1, 1], [1, 1], [1, 1], 1),
-            ),
-            (
-                [1, 4, 6, 5],
-                [4, 2, 2, 3],
-                Conv2dParams::new([2, 1], [0, 1], [2, 1], 2),
-            ),
+            ([2, 2, 5, 5], [3, 2, 3, 3], Conv2dParams::new([1, 1], [1, 1], [1, 1], 1)),
+            ([1, 4, 6, 5], [4, 2, 2, 3], Conv2dParams::new([2, 1], [0, 1], [2, 1], 2)),
         ];
         for (xs, ws, p) in cases {
             let inputs = [rand(&xs, 1), rand(&ws, 2), rand(&[ws[0]], 3)];
@@ -1116,11 +973,7 @@ mod tests {
             // the backward ops on their own, through their own gradients
             let gy = rand(&[xs[0], ws[0], 0, 0], 4);
             let out = inputs[0].conv2d_with(&inputs[1], None, &p).unwrap();
-            let gy = if gy.numel() == 0 {
-                rand(out.shape(), 4)
-            } else {
-                gy
-            };
+            let gy = if gy.numel() == 0 { rand(out.shape(), 4) } else { gy };
             let bi = move |t: &[Tensor]| t[0].conv2d_backward_input(&t[1], &xs, &p);
             gradgradcheck(&bi, &[gy.clone(), inputs[1].clone()], 1e-6, 1e-7).unwrap();
             let bw = move |t: &[Tensor]| t[0].conv2d_backward_weight(&t[1], &ws, &p);
@@ -1130,29 +983,16 @@ mod tests {
 
     #[test]
     fn conv_transpose_and_conv1d_gradients() {
-        let f = |t: &[Tensor]| {
-            t[0].conv_transpose2d(&t[1], Some(&t[2]), [2, 2], [1, 0], [1, 1], [1, 1], 1)
-        };
+        let f = |t: &[Tensor]| t[0].conv_transpose2d(&t[1], Some(&t[2]), [2, 2], [1, 0], [1, 1], [1, 1], 1);
         gradcheck(
             &f,
-            &[
-                rand(&[2, 3, 3, 4], 1),
-                rand(&[3, 2, 3, 3], 2),
-                rand(&[2], 3),
-            ],
+            &[rand(&[2, 3, 3, 4], 1), rand(&[3, 2, 3, 3], 2), rand(&[2], 3)],
             1e-6,
             1e-7,
         )
         .unwrap();
-        let f =
-            |t: &[Tensor]| t[0].conv_transpose2d(&t[1], None, [1, 1], [0, 0], [1, 1], [2, 2], 2);
-        gradgradcheck(
-            &f,
-            &[rand(&[1, 4, 3, 3], 4), rand(&[4, 1, 2, 2], 5)],
-            1e-6,
-            1e-7,
-        )
-        .unwrap();
+        let f = |t: &[Tensor]| t[0].conv_transpose2d(&t[1], None, [1, 1], [0, 0], [1, 1], [2, 2], 2);
+        gradgradcheck(&f, &[rand(&[1, 4, 3, 3], 4), rand(&[4, 1, 2, 2], 5)], 1e-6, 1e-7).unwrap();
         let f = |t: &[Tensor]| t[0].conv1d(&t[1], Some(&t[2]), 2, Padding1d::Explicit(1), 1, 1);
         gradcheck(
             &f,
@@ -1180,67 +1020,30 @@ mod tests {
         let w = rand(&[4, 3, 3, 3], 2);
         let err = |r: Result<Tensor>| r.unwrap_err().to_string();
         assert!(err(x.reshape(&[30, 5]).unwrap().conv2d_simple(&w, None, 1, 0)).contains("conv2d"));
-        assert!(
-            err(x.conv2d_simple(&w.reshape(&[4, 27]).unwrap(), None, 1, 0)).contains("4-D weight")
-        );
+        assert!(err(x.conv2d_simple(&w.reshape(&[4, 27]).unwrap(), None, 1, 0)).contains("4-D weight"));
         let e = err(x.conv2d_simple(&rand(&[4, 2, 3, 3], 3), None, 1, 0));
         assert!(
             e.contains("conv2d") && e.contains("[2, 3, 5, 5]") && e.contains("[4, 2, 3, 3]"),
             "{e}"
         );
-        assert!(err(x.conv2d(
-            &rand(&[4, 1, 3, 3], 3),
-            None,
-            [1, 1],
-            Padding2d::Valid,
-            [1, 1],
-            2
-        ))
-        .contains("groups"));
+        assert!(err(x.conv2d(&rand(&[4, 1, 3, 3], 3), None, [1, 1], Padding2d::Valid, [1, 1], 2)).contains("groups"));
         let e = err(x.conv2d_simple(&rand(&[4, 3, 6, 6], 3), None, 1, 0));
         assert!(e.contains("smaller than the (dilated) kernel"), "{e}");
         assert!(x.conv2d_simple(&rand(&[4, 3, 6, 6], 3), None, 1, 1).is_ok());
         assert!(err(x.conv2d_simple(&w, None, 0, 0)).contains("stride"));
         assert!(err(x.conv2d(&w, None, [2, 2], Padding2d::Same, [1, 1], 1)).contains("same"));
         assert!(err(x.conv2d_simple(&w, Some(&rand(&[3], 4)), 1, 0)).contains("bias"));
-        assert!(
-            err(x.conv2d_simple(&w.to_dtype(DType::F32).unwrap(), None, 1, 0)).contains("dtype")
-        );
+        assert!(err(x.conv2d_simple(&w.to_dtype(DType::F32).unwrap(), None, 1, 0)).contains("dtype"));
         let xi = Tensor::zeros_dtype(&[1, 1, 3, 3], DType::I64).unwrap();
         assert!(xi
-            .conv2d_simple(
-                &Tensor::zeros_dtype(&[1, 1, 1, 1], DType::I64).unwrap(),
-                None,
-                1,
-                0
-            )
+            .conv2d_simple(&Tensor::zeros_dtype(&[1, 1, 1, 1], DType::I64).unwrap(), None, 1, 0)
             .is_err());
         assert!(err(x.conv1d(&w, None, 1, Padding1d::Valid, 1, 1)).contains("conv1d"));
-        let e = err(x.conv_transpose2d(
-            &rand(&[4, 2, 3, 3], 5),
-            None,
-            [1, 1],
-            [0, 0],
-            [0, 0],
-            [1, 1],
-            1,
-        ));
+        let e = err(x.conv_transpose2d(&rand(&[4, 2, 3, 3], 5), None, [1, 1], [0, 0], [0, 0], [1, 1], 1));
         assert!(e.contains("conv_transpose2d"), "{e}");
-        let e = err(x.conv_transpose2d(
-            &rand(&[3, 2, 3, 3], 5),
-            None,
-            [2, 2],
-            [0, 0],
-            [2, 0],
-            [1, 1],
-            1,
-        ));
+        let e = err(x.conv_transpose2d(&rand(&[3, 2, 3, 3], 5), None, [2, 2], [0, 0], [2, 0], [1, 1], 1));
         assert!(e.contains("output padding"), "{e}");
-        let e = err(rand(&[1, 3, 4, 4], 0).conv2d_backward_input(
-            &w,
-            &[1, 3, 4, 4],
-            &Conv2dParams::default(),
-        ));
+        let e = err(rand(&[1, 3, 4, 4], 0).conv2d_backward_input(&w, &[1, 3, 4, 4], &Conv2dParams::default()));
         assert!(e.contains("conv2d_backward_input"), "{e}");
     }
 }

@@ -118,17 +118,11 @@ impl PlaneMap for IndexMap {
         self.out_hw
     }
     fn forward<T: Float + StorageElem>(&self, x: &[T], planes: usize) -> Vec<T> {
-        let (src, dst) = (
-            self.in_hw[0] * self.in_hw[1],
-            self.out_hw[0] * self.out_hw[1],
-        );
+        let (src, dst) = (self.in_hw[0] * self.in_hw[1], self.out_hw[0] * self.out_hw[1]);
         self.with_indices(|idx| pool_kernels::gather_planes(x, idx, planes, src, dst))
     }
     fn adjoint<T: Float + StorageElem>(&self, y: &[T], planes: usize) -> Vec<T> {
-        let (src, dst) = (
-            self.out_hw[0] * self.out_hw[1],
-            self.in_hw[0] * self.in_hw[1],
-        );
+        let (src, dst) = (self.out_hw[0] * self.out_hw[1], self.in_hw[0] * self.in_hw[1]);
         self.with_indices(|idx| pool_kernels::scatter_planes(y, idx, planes, src, dst))
     }
     fn check(&self) -> Result<()> {
@@ -218,13 +212,7 @@ pub(crate) fn check_pool_input(op: &'static str, x: &Tensor) -> Result<[usize; 2
 /// PyTorch's pooled size along one axis (`pooling_output_shape`): floor or ceil division, and
 /// in ceil mode the last window must start inside the input or its left padding.
 fn pooled_len(len: usize, k: usize, s: usize, pad: usize, dil: usize, ceil: bool) -> isize {
-    let (len, k, s, pad, dil) = (
-        len as isize,
-        k as isize,
-        s as isize,
-        pad as isize,
-        dil as isize,
-    );
+    let (len, k, s, pad, dil) = (len as isize, k as isize, s as isize, pad as isize, dil as isize);
     let num = len + 2 * pad - dil * (k - 1) - 1 + if ceil { s - 1 } else { 0 };
     let mut out = num.div_euclid(s) + 1;
     if ceil && (out - 1) * s >= len + pad {
@@ -246,9 +234,7 @@ fn pool_geometry(
     if kernel.contains(&0) || stride.contains(&0) || dilation.contains(&0) {
         return Err(arg_err(
             op,
-            format!(
-                "kernel {kernel:?}, stride {stride:?} and dilation {dilation:?} must be positive"
-            ),
+            format!("kernel {kernel:?}, stride {stride:?} and dilation {dilation:?} must be positive"),
         ));
     }
     if pad[0] > kernel[0] / 2 || pad[1] > kernel[1] / 2 {
@@ -273,11 +259,7 @@ fn max_pool_raw(x: &Tensor, win: &Window) -> Result<(Tensor, Tensor)> {
     let mut shape = x.shape()[..nd - 2].to_vec();
     let planes = shape.iter().product();
     shape.extend(win.out_hw);
-    fn go<T: Float + StorageElem>(
-        x: &Tensor,
-        planes: usize,
-        win: &Window,
-    ) -> (CpuStorage, Vec<i64>) {
+    fn go<T: Float + StorageElem>(x: &Tensor, planes: usize, win: &Window) -> (CpuStorage, Vec<i64>) {
         let g = x.read();
         let data = &T::slice(&g).expect("dtype checked")[x.offset()..x.offset() + x.numel()];
         let (v, i) = pool_kernels::max_pool2d(data, planes, win);
@@ -292,12 +274,7 @@ fn max_pool_raw(x: &Tensor, win: &Window) -> Result<(Tensor, Tensor)> {
             let (v, i) = max_pool_raw(&x.to_dtype(DType::F32)?, win)?;
             return Ok((v.to_dtype(x.dtype())?, i));
         }
-        d => {
-            return Err(dtype_err(
-                "max_pool2d",
-                format!("not supported for dtype {d}"),
-            ))
-        }
+        d => return Err(dtype_err("max_pool2d", format!("not supported for dtype {d}"))),
     };
     Ok((
         Tensor::from_storage(vals, &shape),
@@ -427,10 +404,7 @@ impl Tensor {
 /// function of the cotangent), which is what double backward runs through. `gradgradcheck`
 /// does not apply to linear ops: their gradient does not depend on the input at all.
 #[cfg(test)]
-pub(crate) fn check_backward_of_backward(
-    f: impl Fn(&Tensor) -> Result<Tensor> + 'static,
-    x: &Tensor,
-) {
+pub(crate) fn check_backward_of_backward(f: impl Fn(&Tensor) -> Result<Tensor> + 'static, x: &Tensor) {
     let out = f(x).unwrap();
     let u = Tensor::randn_with(out.shape(), &mut crate::rng::Generator::new(77))
         .to_dtype(DType::F64)
@@ -461,10 +435,7 @@ mod tests {
     fn assert_close(a: &[f64], b: &[f64], tol: f64) {
         assert_eq!(a.len(), b.len());
         for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (p - q).abs() <= tol * (1.0 + q.abs()),
-                "element {i}: {p} vs {q}"
-            );
+            assert!((p - q).abs() <= tol * (1.0 + q.abs()), "element {i}: {p} vs {q}");
         }
     }
 
@@ -479,10 +450,8 @@ mod tests {
                     let mut best: Option<(f64, i64)> = None;
                     for ky in 0..win.kernel[0] {
                         for kx in 0..win.kernel[1] {
-                            let iy = (oy * win.stride[0] + ky * win.dilation[0]) as isize
-                                - win.pad[0] as isize;
-                            let ix = (ox * win.stride[1] + kx * win.dilation[1]) as isize
-                                - win.pad[1] as isize;
+                            let iy = (oy * win.stride[0] + ky * win.dilation[0]) as isize - win.pad[0] as isize;
+                            let ix = (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.pad[1] as isize;
                             if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                 continue;
                             }
@@ -517,14 +486,7 @@ mod tests {
 
     #[test]
     fn max_pool_matches_direct_scan() {
-        type Case = (
-            [usize; 2],
-            [usize; 2],
-            [usize; 2],
-            [usize; 2],
-            [usize; 2],
-            bool,
-        );
+        type Case = ([usize; 2], [usize; 2], [usize; 2], [usize; 2], [usize; 2], bool);
         let cases: Vec<Case> = vec![
             ([6, 8], [2, 2], [2, 2], [0, 0], [1, 1], false),
             ([7, 9], [2, 2], [2, 2], [0, 0], [1, 1], true),
@@ -550,11 +512,7 @@ mod tests {
             assert_eq!(idx.to_vec::<i64>().unwrap(), wi, "case {i}");
             assert_eq!(idx.dtype(), DType::I64);
             // f32 and f16 pick the same elements
-            let v32 = x
-                .to_dtype(DType::F32)
-                .unwrap()
-                .max_pool2d(k, s, p, d, ceil)
-                .unwrap();
+            let v32 = x.to_dtype(DType::F32).unwrap().max_pool2d(k, s, p, d, ceil).unwrap();
             assert_eq!(v32.1.to_vec::<i64>().unwrap(), wi);
             let xh = x.to_dtype(DType::F16).unwrap();
             let vh = xh.max_pool2d(k, s, p, d, ceil).unwrap();
@@ -577,10 +535,7 @@ mod tests {
             v.to_vec::<f32>().unwrap(),
             vec![6.0, 8.0, 9.0, 16.0, 18.0, 19.0, 21.0, 23.0, 24.0]
         );
-        assert_eq!(
-            i.to_vec::<i64>().unwrap(),
-            vec![6, 8, 9, 16, 18, 19, 21, 23, 24]
-        );
+        assert_eq!(i.to_vec::<i64>().unwrap(), vec![6, 8, 9, 16, 18, 19, 21, 23, 24]);
         // ties keep the first maximum; a NaN wins and stays
         let x = Tensor::new(&[[[1.0f32, 1.0, 1.0, f32::NAN], [0.0, 1.0, 2.0, 3.0]]]);
         let (v, i) = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).unwrap();
@@ -588,10 +543,7 @@ mod tests {
         assert_eq!(v[0], 1.0);
         assert!(v[1].is_nan());
         assert_eq!(i.to_vec::<i64>().unwrap(), vec![0, 3]);
-        assert_eq!(
-            x.max_pool2d_simple([2, 2], [2, 2]).unwrap().shape(),
-            &[1, 1, 2]
-        );
+        assert_eq!(x.max_pool2d_simple([2, 2], [2, 2]).unwrap().shape(), &[1, 1, 2]);
     }
 
     #[test]
@@ -603,10 +555,7 @@ mod tests {
         ] {
             let f = move |t: &[Tensor]| Ok(t[0].max_pool2d(k, s, p, d, true)?.0);
             gradcheck(&f, &[rand(&[2, 2, 7, 6], 3)], 1e-6, 1e-7).unwrap();
-            check_backward_of_backward(
-                move |x| Ok(x.max_pool2d(k, s, p, d, true)?.0),
-                &rand(&[2, 2, 7, 6], 4),
-            );
+            check_backward_of_backward(move |x| Ok(x.max_pool2d(k, s, p, d, true)?.0), &rand(&[2, 2, 7, 6], 4));
         }
         // overlapping windows sending two gradients to one input
         let x = Tensor::new(&[[[0.0f64, 5.0, 0.0]]]).requires_grad_(true);
@@ -616,10 +565,7 @@ mod tests {
             .sum_all()
             .backward()
             .unwrap();
-        assert_eq!(
-            x.grad().unwrap().to_vec::<f64>().unwrap(),
-            vec![0.0, 2.0, 0.0]
-        );
+        assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![0.0, 2.0, 0.0]);
         assert_eq!(
             Tensor::ones(&[1, 2, 2])
                 .max_pool2d_simple([2, 2], [2, 2])
@@ -634,12 +580,7 @@ mod tests {
         let x = rand(&[1, 1, 4, 4], 5).requires_grad_(true);
         let (v, i) = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).unwrap();
         crate::autograd::no_grad_scope(|| i.fill_(0.0)).unwrap();
-        assert!(v
-            .sum_all()
-            .backward()
-            .unwrap_err()
-            .to_string()
-            .contains("max_pool2d"));
+        assert!(v.sum_all().backward().unwrap_err().to_string().contains("max_pool2d"));
     }
 
     /// Direct average pooling from PyTorch's definition.
@@ -717,12 +658,7 @@ mod tests {
 
     #[test]
     fn adaptive_avg_pool_matches_definition_and_gradients() {
-        for (hw, out) in [
-            ([6, 6], [3, 2]),
-            ([5, 7], [3, 4]),
-            ([3, 2], [5, 4]),
-            ([4, 4], [1, 1]),
-        ] {
+        for (hw, out) in [([6, 6], [3, 2]), ([5, 7], [3, 4]), ([3, 2], [5, 4]), ([4, 4], [1, 1])] {
             let x = rand(&[2, 3, hw[0], hw[1]], 7);
             let y = x.adaptive_avg_pool2d(out).unwrap();
             assert_eq!(y.shape(), &[2, 3, out[0], out[1]]);
@@ -766,22 +702,14 @@ mod tests {
     fn bad_pool_arguments_are_errors() {
         let x = rand(&[1, 2, 5, 5], 1);
         let err = |r: Result<Tensor>| r.unwrap_err().to_string();
-        assert!(err(x
-            .reshape(&[10, 5])
-            .unwrap()
-            .max_pool2d_simple([2, 2], [2, 2]))
-        .contains("max_pool2d"));
+        assert!(err(x.reshape(&[10, 5]).unwrap().max_pool2d_simple([2, 2], [2, 2])).contains("max_pool2d"));
         assert!(err(x.max_pool2d_simple([2, 2], [0, 2])).contains("stride"));
-        assert!(err(x
-            .max_pool2d([2, 2], [2, 2], [2, 2], [1, 1], false)
-            .map(|r| r.0))
-        .contains("half of the kernel"));
+        assert!(err(x.max_pool2d([2, 2], [2, 2], [2, 2], [1, 1], false).map(|r| r.0)).contains("half of the kernel"));
         let e = err(x.max_pool2d_simple([6, 6], [1, 1]));
         assert!(e.contains("too small") && e.contains("[5, 5]"), "{e}");
         assert!(err(x.avg_pool2d([6, 6], [1, 1], [0, 0], false, true)).contains("avg_pool2d"));
         let xi = Tensor::zeros_dtype(&[1, 1, 4, 4], DType::I64).unwrap();
         assert!(err(xi.max_pool2d_simple([2, 2], [2, 2])).contains("dtype"));
-        assert!(err(x.reshape(&[50]).unwrap().adaptive_avg_pool2d([2, 2]))
-            .contains("adaptive_avg_pool2d"));
+        assert!(err(x.reshape(&[50]).unwrap().adaptive_avg_pool2d([2, 2])).contains("adaptive_avg_pool2d"));
     }
 }

@@ -127,11 +127,7 @@ impl Tensor {
     /// let y = x.upsample_bilinear2d([1, 4], false).unwrap();
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0, 0.25, 0.75, 1.0]);
     /// ```
-    pub fn upsample_bilinear2d(
-        &self,
-        output_size: [usize; 2],
-        align_corners: bool,
-    ) -> Result<Tensor> {
+    pub fn upsample_bilinear2d(&self, output_size: [usize; 2], align_corners: bool) -> Result<Tensor> {
         let in_hw = check_upsample("upsample_bilinear2d", self, output_size)?;
         apply_plane_map(
             self,
@@ -171,10 +167,7 @@ mod tests {
         let want = [0., 0., 0., 1., 1., 0., 0., 0., 1., 1., 2., 2., 2., 3., 3.];
         assert_eq!(y.to_vec::<f32>().unwrap(), want);
         let y = grid().upsample_nearest2d([4, 4]).unwrap();
-        assert_eq!(
-            y.to_vec::<f32>().unwrap()[..8],
-            [0., 0., 1., 1., 0., 0., 1., 1.]
-        );
+        assert_eq!(y.to_vec::<f32>().unwrap()[..8], [0., 0., 1., 1., 0., 0., 1., 1.]);
         // downsampling picks floor(i * in / out)
         let x = Tensor::arange(0.0, 5.0, 1.0)
             .unwrap()
@@ -183,10 +176,7 @@ mod tests {
             .reshape(&[1, 1, 1, 5])
             .unwrap();
         assert_eq!(
-            x.upsample_nearest2d([1, 3])
-                .unwrap()
-                .to_vec::<f32>()
-                .unwrap(),
+            x.upsample_nearest2d([1, 3]).unwrap().to_vec::<f32>().unwrap(),
             vec![0.0, 1.0, 3.0]
         );
     }
@@ -213,10 +203,7 @@ mod tests {
         // same size is the identity
         let x = rand(&[2, 3, 4, 5], 1);
         assert_eq!(
-            x.upsample_bilinear2d([4, 5], false)
-                .unwrap()
-                .to_vec::<f64>()
-                .unwrap(),
+            x.upsample_bilinear2d([4, 5], false).unwrap().to_vec::<f64>().unwrap(),
             x.to_vec::<f64>().unwrap()
         );
     }
@@ -237,11 +224,7 @@ mod tests {
         let xh = x.to_dtype(DType::F16).unwrap();
         let y = xh.upsample_bilinear2d([5, 7], false).unwrap();
         assert_eq!(y.dtype(), DType::F16);
-        let want = x
-            .upsample_bilinear2d([5, 7], false)
-            .unwrap()
-            .to_vec::<f64>()
-            .unwrap();
+        let want = x.upsample_bilinear2d([5, 7], false).unwrap().to_vec::<f64>().unwrap();
         for (a, b) in y.to_vec::<f64>().unwrap().iter().zip(&want) {
             assert!((a - b).abs() < 1e-2 * (1.0 + b.abs()));
         }
@@ -262,10 +245,6 @@ mod tests {
             .to_string()
             .contains("upsample_bilinear2d"));
         let xi = Tensor::zeros_dtype(&[1, 1, 2, 2], DType::I64).unwrap();
-        assert!(xi
-            .upsample_nearest2d([4, 4])
-            .unwrap_err()
-            .to_string()
-            .contains("dtype"));
+        assert!(xi.upsample_nearest2d([4, 4]).unwrap_err().to_string().contains("dtype"));
     }
 }
