@@ -129,7 +129,7 @@ fn geometry(op: &'static str, x: &[usize], w: &[usize], p: &Conv2dParams) -> Res
     if w[2] == 0 || w[3] == 0 {
         return Err(shape_err(op, format!("the kernel of weight {w:?} is empty")));
     }
-    if w[1] * p.groups != x[1] || w[0] % p.groups != 0 {
+    if w[1] * p.groups != x[1] || !w[0].is_multiple_of(p.groups) {
         return Err(shape_err(
             op,
             format!(
@@ -598,7 +598,7 @@ impl Tensor {
                 format!("stride {stride:?}, dilation {dilation:?} and groups {groups} must be positive"),
             ));
         }
-        if x[1] != w[0] || w[0] % groups != 0 {
+        if x[1] != w[0] || !w[0].is_multiple_of(groups) {
             return Err(shape_err(op, format!("input {x:?} with groups = {groups} needs a weight [{}, C_out/groups, kH, kW] with {} divisible by groups, got weight {w:?}", x[1], x[1])));
         }
         for i in 0..2 {

@@ -584,16 +584,8 @@ mod tests {
     }
 
     /// Direct average pooling from PyTorch's definition.
-    fn naive_avg(
-        x: &[f64],
-        planes: usize,
-        hw: [usize; 2],
-        out: [usize; 2],
-        k: [usize; 2],
-        s: [usize; 2],
-        p: [usize; 2],
-        include_pad: bool,
-    ) -> Vec<f64> {
+    fn naive_avg(x: &[f64], planes: usize, win: &AvgWindow) -> Vec<f64> {
+        let (hw, out, k, s, p) = (win.in_hw, win.out_hw, win.kernel, win.stride, win.pad);
         let mut y = vec![];
         for pl in 0..planes {
             for oy in 0..out[0] {
@@ -612,7 +604,7 @@ mod tests {
                             count += 1;
                         }
                     }
-                    let div = if include_pad {
+                    let div = if win.count_include_pad {
                         ((y1 - y0) * (x1 - x0)) as f64
                     } else {
                         count as f64
@@ -641,7 +633,15 @@ mod tests {
                     out.map(|o| o as isize),
                     [0, 1].map(|a| pooled_len(hw[a], k[a], s[a], p[a], 1, ceil))
                 );
-                let want = naive_avg(&x.to_vec::<f64>().unwrap(), 4, hw, out, k, s, p, include);
+                let win = AvgWindow {
+                    in_hw: hw,
+                    out_hw: out,
+                    kernel: k,
+                    stride: s,
+                    pad: p,
+                    count_include_pad: include,
+                };
+                let want = naive_avg(&x.to_vec::<f64>().unwrap(), 4, &win);
                 assert_close(&y.to_vec::<f64>().unwrap(), &want, 1e-12);
                 let f = move |t: &[Tensor]| t[0].avg_pool2d(k, s, p, ceil, include);
                 gradcheck(&f, &[x.clone()], 1e-6, 1e-7).unwrap();
