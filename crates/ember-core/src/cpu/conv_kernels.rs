@@ -64,7 +64,12 @@ impl ConvGeom {
     /// A 1x1 kernel with unit stride and no padding: the input plane already is the im2col
     /// matrix, so it is used in place.
     fn is_pointwise(&self) -> bool {
-        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0] && self.oh == self.h && self.ow == self.w
+        self.kh == 1
+            && self.kw == 1
+            && self.stride == [1, 1]
+            && self.pad == [0, 0]
+            && self.oh == self.h
+            && self.ow == self.w
     }
 
     /// Multiply-adds of one sample's product (for the threading decision).
@@ -77,7 +82,11 @@ impl ConvGeom {
 #[inline]
 fn valid_range(len: usize, stride: usize, pad: usize, off: usize, out: usize) -> (usize, usize) {
     let lo = if pad > off { (pad - off).div_ceil(stride) } else { 0 };
-    let hi = if len + pad > off { ((len + pad - off - 1) / stride + 1).min(out) } else { 0 };
+    let hi = if len + pad > off {
+        ((len + pad - off - 1) / stride + 1).min(out)
+    } else {
+        0
+    };
     (lo.min(hi), hi)
 }
 
@@ -408,10 +417,6 @@ pub fn channel_sums<T: Float>(gy: &[T], n: usize, c: usize, p: usize) -> Vec<T> 
 mod tests {
     use super::*;
 
-    fn geom(h: usize, w: usize, k: [usize; 2], stride: [usize; 2], pad: [usize; 2], dil: [usize; 2], oh: usize, ow: usize) -> ConvGeom {
-        ConvGeom { n: 1, c_in: 1, h, w, c_out: 1, kh: k[0], kw: k[1], oh, ow, stride, pad, dilation: dil, groups: 1 }
-    }
-
     #[test]
     fn valid_range_bounds() {
         // W = 5, stride 2, pad 1, kernel offset 0: input col = 2o - 1, valid for o in 1..=3
@@ -424,7 +429,21 @@ mod tests {
 
     #[test]
     fn im2col_matches_definition_and_col2im_is_its_adjoint() {
-        let g = geom(4, 5, [2, 3], [2, 1], [1, 2], [1, 2], 3, 5);
+        let g = ConvGeom {
+            n: 1,
+            c_in: 1,
+            h: 4,
+            w: 5,
+            c_out: 1,
+            kh: 2,
+            kw: 3,
+            oh: 3,
+            ow: 5,
+            stride: [2, 1],
+            pad: [1, 2],
+            dilation: [1, 2],
+            groups: 1,
+        };
         let x: Vec<f64> = (0..20).map(|v| v as f64 + 1.0).collect();
         let mut cols = vec![0.0; g.k() * g.p()];
         im2col(&x, &g, &mut cols);
@@ -434,7 +453,11 @@ mod tests {
                     for ox in 0..5 {
                         let iy = (oy * 2 + ki) as isize - 1;
                         let ix = (ox + kj * 2) as isize - 2;
-                        let want = if (0..4).contains(&iy) && (0..5).contains(&ix) { x[(iy * 5 + ix) as usize] } else { 0.0 };
+                        let want = if (0..4).contains(&iy) && (0..5).contains(&ix) {
+                            x[(iy * 5 + ix) as usize]
+                        } else {
+                            0.0
+                        };
                         assert_eq!(cols[(ki * 3 + kj) * 15 + oy * 5 + ox], want);
                     }
                 }

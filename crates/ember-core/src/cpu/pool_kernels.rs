@@ -55,7 +55,11 @@ impl Window {
         let (d, len) = (self.dilation[a], self.in_hw[a]);
         let start = o * self.stride[a];
         // skip taps in the leading padding
-        let skip = if start < self.pad[a] { (self.pad[a] - start).div_ceil(d) } else { 0 };
+        let skip = if start < self.pad[a] {
+            (self.pad[a] - start).div_ceil(d)
+        } else {
+            0
+        };
         let first = start + skip * d - self.pad[a];
         if skip >= self.kernel[a] || first >= len {
             return (first, 0, d);
@@ -143,9 +147,15 @@ pub fn max_pool2d<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>, Ve
         }
     };
     if planes * (src_len + dst_len) >= PAR_THRESHOLD && planes > 1 {
-        vals.par_chunks_mut(per_chunk * dst_len).zip(idx.par_chunks_mut(per_chunk * dst_len)).enumerate().for_each(body);
+        vals.par_chunks_mut(per_chunk * dst_len)
+            .zip(idx.par_chunks_mut(per_chunk * dst_len))
+            .enumerate()
+            .for_each(body);
     } else {
-        vals.chunks_mut(per_chunk * dst_len).zip(idx.chunks_mut(per_chunk * dst_len)).enumerate().for_each(body);
+        vals.chunks_mut(per_chunk * dst_len)
+            .zip(idx.chunks_mut(per_chunk * dst_len))
+            .enumerate()
+            .for_each(body);
     }
     (vals, idx)
 }
@@ -155,7 +165,11 @@ pub fn max_pool2d<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>, Ve
 pub fn gather_planes<T: Float>(x: &[T], idx: &[i64], planes: usize, src_len: usize, dst_len: usize) -> Vec<T> {
     for_each_plane(x, planes, src_len, dst_len, T::ZERO, |p, xp, yp| {
         for (y, &i) in yp.iter_mut().zip(&idx[p * dst_len..(p + 1) * dst_len]) {
-            *y = usize::try_from(i).ok().and_then(|i| xp.get(i)).copied().unwrap_or(T::ZERO);
+            *y = usize::try_from(i)
+                .ok()
+                .and_then(|i| xp.get(i))
+                .copied()
+                .unwrap_or(T::ZERO);
         }
     })
 }
@@ -206,7 +220,11 @@ impl AvgWindow {
                 if ys >= ye || xs >= xe {
                     continue;
                 }
-                let div = if self.count_include_pad { ph * pw } else { (ye - ys) * (xe - xs) };
+                let div = if self.count_include_pad {
+                    ph * pw
+                } else {
+                    (ye - ys) * (xe - xs)
+                };
                 f(oy * ow + ox, (ys, ye), (xs, xe), div);
             }
         }
@@ -243,11 +261,19 @@ impl AvgWindow {
 /// PyTorch's adaptive pooling bins along one axis: bin `i` of `out` covers
 /// `floor(i * len / out) .. ceil((i + 1) * len / out)`.
 pub fn adaptive_bins(len: usize, out: usize) -> Vec<(usize, usize)> {
-    (0..out).map(|i| (i * len / out, ((i + 1) * len).div_ceil(out))).collect()
+    (0..out)
+        .map(|i| (i * len / out, ((i + 1) * len).div_ceil(out)))
+        .collect()
 }
 
 /// Adaptive average pooling of one plane, given the bins of both axes.
-pub fn adaptive_avg_forward<T: Float>(x: &[T], w: usize, rows: &[(usize, usize)], cols: &[(usize, usize)], y: &mut [T]) {
+pub fn adaptive_avg_forward<T: Float>(
+    x: &[T],
+    w: usize,
+    rows: &[(usize, usize)],
+    cols: &[(usize, usize)],
+    y: &mut [T],
+) {
     let mut o = 0;
     for &(ys, ye) in rows {
         for &(xs, xe) in cols {
@@ -264,7 +290,13 @@ pub fn adaptive_avg_forward<T: Float>(x: &[T], w: usize, rows: &[(usize, usize)]
 }
 
 /// The adjoint of `adaptive_avg_forward`.
-pub fn adaptive_avg_adjoint<T: Float>(gy: &[T], w: usize, rows: &[(usize, usize)], cols: &[(usize, usize)], gx: &mut [T]) {
+pub fn adaptive_avg_adjoint<T: Float>(
+    gy: &[T],
+    w: usize,
+    rows: &[(usize, usize)],
+    cols: &[(usize, usize)],
+    gx: &mut [T],
+) {
     let mut o = 0;
     for &(ys, ye) in rows {
         for &(xs, xe) in cols {
@@ -285,11 +317,25 @@ mod tests {
 
     #[test]
     fn taps_skip_padding_and_clip_to_input() {
-        let win = Window { in_hw: [5, 5], out_hw: [3, 3], kernel: [3, 3], stride: [2, 2], pad: [1, 1], dilation: [1, 1] };
+        let win = Window {
+            in_hw: [5, 5],
+            out_hw: [3, 3],
+            kernel: [3, 3],
+            stride: [2, 2],
+            pad: [1, 1],
+            dilation: [1, 1],
+        };
         assert_eq!(win.taps(0, 0), (0, 2, 1));
         assert_eq!(win.taps(0, 1), (1, 3, 1));
         assert_eq!(win.taps(0, 2), (3, 2, 1));
-        let dil = Window { in_hw: [4, 4], out_hw: [2, 2], kernel: [2, 2], stride: [1, 1], pad: [1, 1], dilation: [2, 2] };
+        let dil = Window {
+            in_hw: [4, 4],
+            out_hw: [2, 2],
+            kernel: [2, 2],
+            stride: [1, 1],
+            pad: [1, 1],
+            dilation: [2, 2],
+        };
         // window 0 covers -1 and 1: only 1 is inside
         assert_eq!(dil.taps(0, 0), (1, 1, 2));
         assert_eq!(dil.taps(0, 1), (0, 2, 2));
@@ -305,7 +351,14 @@ mod tests {
     #[test]
     fn two_by_two_fast_path_matches_general_path() {
         let x: Vec<f32> = (0..36).map(|i| ((i * 7) % 10) as f32).collect();
-        let fast = Window { in_hw: [6, 6], out_hw: [3, 3], kernel: [2, 2], stride: [2, 2], pad: [0, 0], dilation: [1, 1] };
+        let fast = Window {
+            in_hw: [6, 6],
+            out_hw: [3, 3],
+            kernel: [2, 2],
+            stride: [2, 2],
+            pad: [0, 0],
+            dilation: [1, 1],
+        };
         let (v1, i1) = max_pool2d(&x, 1, &fast);
         // a direct scan of each window (first maximum wins)
         let mut v2 = vec![0.0; 9];

@@ -66,7 +66,12 @@ pub fn linear_taps<T: Float>(in_len: usize, out_len: usize, align_corners: bool)
     (0..out_len)
         .map(|d| {
             if in_len == out_len {
-                return Taps { i0: d, i1: d, l0: T::ONE, l1: T::ZERO };
+                return Taps {
+                    i0: d,
+                    i1: d,
+                    l0: T::ONE,
+                    l1: T::ZERO,
+                };
             }
             let src = if align_corners {
                 scale * T::c(d as f64)
@@ -86,7 +91,12 @@ pub fn linear_taps<T: Float>(in_len: usize, out_len: usize, align_corners: bool)
                 l1 = T::ONE;
             }
             let i1 = i0 + usize::from(i0 < in_len - 1);
-            Taps { i0, i1, l0: T::ONE - l1, l1 }
+            Taps {
+                i0,
+                i1,
+                l0: T::ONE - l1,
+                l1,
+            }
         })
         .collect()
 }

@@ -69,7 +69,13 @@ pub struct Conv2dParams {
 impl Conv2dParams {
     /// Symmetric padding.
     pub fn new(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Conv2dParams {
-        Conv2dParams { stride, pad_begin: padding, pad_end: padding, dilation, groups }
+        Conv2dParams {
+            stride,
+            pad_begin: padding,
+            pad_end: padding,
+            dilation,
+            groups,
+        }
     }
 }
 
@@ -81,13 +87,22 @@ impl Default for Conv2dParams {
 
 impl Padding2d {
     /// Padding before and after for a kernel of `kernel` taps.
-    fn resolve(self, op: &'static str, kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2]) -> Result<([usize; 2], [usize; 2])> {
+    fn resolve(
+        self,
+        op: &'static str,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+    ) -> Result<([usize; 2], [usize; 2])> {
         match self {
             Padding2d::Explicit(p) => Ok((p, p)),
             Padding2d::Valid => Ok(([0, 0], [0, 0])),
             Padding2d::Same => {
                 if stride != [1, 1] {
-                    return Err(arg_err(op, format!("padding=\"same\" is not supported for strided convolutions (stride {stride:?})")));
+                    return Err(arg_err(
+                        op,
+                        format!("padding=\"same\" is not supported for strided convolutions (stride {stride:?})"),
+                    ));
                 }
                 let total = [0, 1].map(|i| dilation[i] * kernel[i].saturating_sub(1));
                 let begin = total.map(|t| t / 2);
@@ -106,12 +121,15 @@ fn geometry(op: &'static str, x: &[usize], w: &[usize], p: &Conv2dParams) -> Res
         return Err(arg_err(op, "groups must be positive"));
     }
     if p.stride.contains(&0) || p.dilation.contains(&0) {
-        return Err(arg_err(op, format!("stride {:?} and dilation {:?} must be positive", p.stride, p.dilation)));
+        return Err(arg_err(
+            op,
+            format!("stride {:?} and dilation {:?} must be positive", p.stride, p.dilation),
+        ));
     }
     if w[2] == 0 || w[3] == 0 {
         return Err(shape_err(op, format!("the kernel of weight {w:?} is empty")));
     }
-    if w[1] * p.groups != x[1] || w[0] % p.groups != 0 {
+    if w[1] * p.groups != x[1] || !w[0].is_multiple_of(p.groups) {
         return Err(shape_err(
             op,
             format!(
@@ -160,7 +178,10 @@ fn geometry_for_grad(op: &'static str, gy: &Tensor, x: &[usize], w: &[usize], p:
     if s.len() != 4 || s[0] != g.n || s[1] != g.c_out || s[2] > g.oh || s[3] > g.ow {
         return Err(shape_err(
             op,
-            format!("expected a gradient of shape [{}, {}, <={}, <={}] for input {x:?} and weight {w:?}, got {s:?}", g.n, g.c_out, g.oh, g.ow),
+            format!(
+                "expected a gradient of shape [{}, {}, <={}, <={}] for input {x:?} and weight {w:?}, got {s:?}",
+                g.n, g.c_out, g.oh, g.ow
+            ),
         ));
     }
     g.oh = s[2];
@@ -174,7 +195,10 @@ fn check_float(op: &'static str, ts: &[&Tensor]) -> Result<()> {
         crate::ops::check_same_device(op, ts[0], t)?;
         if !t.dtype().is_float() || t.dtype() != d {
             let dts: Vec<String> = ts.iter().map(|t| t.dtype().to_string()).collect();
-            return Err(dtype_err(op, format!("expected floating point tensors of one dtype, got [{}]", dts.join(", "))));
+            return Err(dtype_err(
+                op,
+                format!("expected floating point tensors of one dtype, got [{}]", dts.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -187,7 +211,12 @@ pub(crate) trait FloatKernel {
 
 /// Run `k` on the (contiguous) data of `inputs`, all of one float dtype, producing a tensor of
 /// `shape`. f16 / bf16 compute in f32 and round once at the end, as PyTorch's CPU kernels do.
-pub(crate) fn run_float<K: FloatKernel>(op: &'static str, inputs: &[&Tensor], shape: &[usize], k: &K) -> Result<Tensor> {
+pub(crate) fn run_float<K: FloatKernel>(
+    op: &'static str,
+    inputs: &[&Tensor],
+    shape: &[usize],
+    k: &K,
+) -> Result<Tensor> {
     fn go<T: Float + StorageElem, K: FloatKernel>(inputs: &[Tensor], k: &K) -> CpuStorage {
         let guards: Vec<_> = inputs.iter().map(|t| t.read()).collect();
         let slices: Vec<&[T]> = guards
@@ -273,11 +302,27 @@ impl Tensor {
         groups: usize,
     ) -> Result<Tensor> {
         if weight.ndim() != 4 {
-            return Err(shape_err("conv2d", format!("expected a 4-D weight [C_out, C_in/groups, kH, kW], got {:?}", weight.shape())));
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "expected a 4-D weight [C_out, C_in/groups, kH, kW], got {:?}",
+                    weight.shape()
+                ),
+            ));
         }
         let kernel = [weight.shape()[2], weight.shape()[3]];
         let (pad_begin, pad_end) = padding.resolve("conv2d", kernel, stride, dilation)?;
-        self.conv2d_with(weight, bias, &Conv2dParams { stride, pad_begin, pad_end, dilation, groups })
+        self.conv2d_with(
+            weight,
+            bias,
+            &Conv2dParams {
+                stride,
+                pad_begin,
+                pad_end,
+                dilation,
+                groups,
+            },
+        )
     }
 
     /// `conv2d` with square stride and padding, unit dilation and one group.
@@ -287,7 +332,13 @@ impl Tensor {
     /// let y = Tensor::ones(&[8, 3, 28, 28]).conv2d_simple(&Tensor::ones(&[16, 3, 5, 5]), None, 2, 2).unwrap();
     /// assert_eq!(y.shape(), &[8, 16, 14, 14]);
     /// ```
-    pub fn conv2d_simple(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Result<Tensor> {
+    pub fn conv2d_simple(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
         self.conv2d(weight, bias, [stride; 2], Padding2d::Explicit([padding; 2]), [1, 1], 1)
     }
 
@@ -308,7 +359,13 @@ impl Tensor {
             return self.unsqueeze(0)?.conv2d_with(weight, bias, params)?.squeeze(0);
         }
         if self.ndim() != 4 {
-            return Err(shape_err("conv2d", format!("expected a 3-D (unbatched) or 4-D (batched) input, got input {:?}", self.shape())));
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "expected a 3-D (unbatched) or 4-D (batched) input, got input {:?}",
+                    self.shape()
+                ),
+            ));
         }
         let mut ins = vec![self, weight];
         ins.extend(bias);
@@ -316,7 +373,15 @@ impl Tensor {
         let g = geometry("conv2d", self.shape(), weight.shape(), params)?;
         if let Some(b) = bias {
             if b.shape() != [g.c_out] {
-                return Err(shape_err("conv2d", format!("expected a bias of shape [{}] for weight {:?}, got {:?}", g.c_out, weight.shape(), b.shape())));
+                return Err(shape_err(
+                    "conv2d",
+                    format!(
+                        "expected a bias of shape [{}] for weight {:?}, got {:?}",
+                        g.c_out,
+                        weight.shape(),
+                        b.shape()
+                    ),
+                ));
             }
         }
         let out = run_float("conv2d", &ins, &[g.n, g.c_out, g.oh, g.ow], &ConvKernel::Forward(g))?;
@@ -354,11 +419,22 @@ impl Tensor {
     /// let gx = g.conv2d_backward_input(&Tensor::ones(&[1, 1, 2, 2]), &[1, 1, 3, 3], &Conv2dParams::default()).unwrap();
     /// assert_eq!(gx.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
     /// ```
-    pub fn conv2d_backward_input(&self, weight: &Tensor, input_shape: &[usize], params: &Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d_backward_input(
+        &self,
+        weight: &Tensor,
+        input_shape: &[usize],
+        params: &Conv2dParams,
+    ) -> Result<Tensor> {
         self.backward_input_op("conv2d_backward_input", weight, input_shape, params)
     }
 
-    fn backward_input_op(&self, op: &'static str, weight: &Tensor, input_shape: &[usize], params: &Conv2dParams) -> Result<Tensor> {
+    fn backward_input_op(
+        &self,
+        op: &'static str,
+        weight: &Tensor,
+        input_shape: &[usize],
+        params: &Conv2dParams,
+    ) -> Result<Tensor> {
         check_float(op, &[self, weight])?;
         let g = geometry_for_grad(op, self, input_shape, weight.shape(), params)?;
         let out = run_float(op, &[self, weight], input_shape, &ConvKernel::BackwardInput(g))?;
@@ -393,7 +469,12 @@ impl Tensor {
     /// let gw = g.conv2d_backward_weight(&Tensor::ones(&[2, 1, 3, 3]), &[1, 1, 2, 2], &Conv2dParams::default()).unwrap();
     /// assert_eq!(gw.to_vec::<f32>().unwrap(), vec![8.0; 4]);
     /// ```
-    pub fn conv2d_backward_weight(&self, input: &Tensor, weight_shape: &[usize], params: &Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d_backward_weight(
+        &self,
+        input: &Tensor,
+        weight_shape: &[usize],
+        params: &Conv2dParams,
+    ) -> Result<Tensor> {
         let op = "conv2d_backward_weight";
         check_float(op, &[self, input])?;
         let g = geometry_for_grad(op, self, input.shape(), weight_shape, params)?;
@@ -423,7 +504,11 @@ impl Tensor {
     /// Per-channel sums of a `[N, C, H, W]` gradient (the gradient of a conv bias).
     fn conv_bias_grad(&self) -> Result<Tensor> {
         let s = self.shape();
-        let kernel = ConvKernel::BiasGrad { n: s[0], c: s[1], p: s[2] * s[3] };
+        let kernel = ConvKernel::BiasGrad {
+            n: s[0],
+            c: s[1],
+            p: s[2] * s[3],
+        };
         let out = run_float("conv_bias_grad", &[self], &[s[1]], &kernel)?;
         let c = s[1] as isize;
         let shape: Vec<isize> = s.iter().map(|&d| d as isize).collect();
@@ -442,7 +527,15 @@ impl Tensor {
     /// let y = x.conv1d(&w, None, 1, Padding1d::Valid, 1, 1).unwrap();
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![-1.0, -1.0, -1.0]);
     /// ```
-    pub fn conv1d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: Padding1d, dilation: usize, groups: usize) -> Result<Tensor> {
+    pub fn conv1d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: Padding1d,
+        dilation: usize,
+        groups: usize,
+    ) -> Result<Tensor> {
         if !(self.ndim() == 2 || self.ndim() == 3) || weight.ndim() != 3 {
             return Err(shape_err(
                 "conv1d",
@@ -454,7 +547,16 @@ impl Tensor {
             Padding1d::Same => Padding2d::Same,
             Padding1d::Valid => Padding2d::Valid,
         };
-        self.unsqueeze(-2)?.conv2d(&weight.unsqueeze(-2)?, bias, [1, stride], padding, [1, dilation], groups)?.squeeze(-2)
+        self.unsqueeze(-2)?
+            .conv2d(
+                &weight.unsqueeze(-2)?,
+                bias,
+                [1, stride],
+                padding,
+                [1, dilation],
+                groups,
+            )?
+            .squeeze(-2)
     }
 
     /// Transposed 2-D convolution (PyTorch's `F.conv_transpose2d`): input `[N, C_in, H, W]` (or
@@ -481,16 +583,22 @@ impl Tensor {
     ) -> Result<Tensor> {
         let op = "conv_transpose2d";
         if self.ndim() == 3 {
-            return self.unsqueeze(0)?.conv_transpose2d(weight, bias, stride, padding, output_padding, dilation, groups)?.squeeze(0);
+            return self
+                .unsqueeze(0)?
+                .conv_transpose2d(weight, bias, stride, padding, output_padding, dilation, groups)?
+                .squeeze(0);
         }
         let (x, w) = (self.shape(), weight.shape());
         if x.len() != 4 || w.len() != 4 {
             return Err(shape_err(op, format!("expected a 3-D or 4-D input and a 4-D weight [C_in, C_out/groups, kH, kW], got input {x:?} and weight {w:?}")));
         }
         if groups == 0 || stride.contains(&0) || dilation.contains(&0) {
-            return Err(arg_err(op, format!("stride {stride:?}, dilation {dilation:?} and groups {groups} must be positive")));
+            return Err(arg_err(
+                op,
+                format!("stride {stride:?}, dilation {dilation:?} and groups {groups} must be positive"),
+            ));
         }
-        if x[1] != w[0] || w[0] % groups != 0 {
+        if x[1] != w[0] || !w[0].is_multiple_of(groups) {
             return Err(shape_err(op, format!("input {x:?} with groups = {groups} needs a weight [{}, C_out/groups, kH, kW] with {} divisible by groups, got weight {w:?}", x[1], x[1])));
         }
         for i in 0..2 {
@@ -505,11 +613,23 @@ impl Tensor {
             })
         };
         let out_shape = [x[0], w[1] * groups, size(0)?, size(1)?];
-        let out = self.backward_input_op(op, weight, &out_shape, &Conv2dParams::new(stride, padding, dilation, groups))?;
+        let out = self.backward_input_op(
+            op,
+            weight,
+            &out_shape,
+            &Conv2dParams::new(stride, padding, dilation, groups),
+        )?;
         match bias {
             None => Ok(out),
             Some(b) if b.shape() == [out_shape[1]] => out.add(&b.reshape(&[1, -1, 1, 1])?),
-            Some(b) => Err(shape_err(op, format!("expected a bias of shape [{}] for weight {w:?} and groups = {groups}, got {:?}", out_shape[1], b.shape()))),
+            Some(b) => Err(shape_err(
+                op,
+                format!(
+                    "expected a bias of shape [{}] for weight {w:?} and groups = {groups}, got {:?}",
+                    out_shape[1],
+                    b.shape()
+                ),
+            )),
         }
     }
 
@@ -540,7 +660,15 @@ impl Tensor {
             ));
         }
         self.unsqueeze(-2)?
-            .conv_transpose2d(&weight.unsqueeze(-2)?, bias, [1, stride], [0, padding], [0, output_padding], [1, dilation], groups)?
+            .conv_transpose2d(
+                &weight.unsqueeze(-2)?,
+                bias,
+                [1, stride],
+                [0, padding],
+                [0, output_padding],
+                [1, dilation],
+                groups,
+            )?
             .squeeze(-2)
     }
 }
@@ -552,7 +680,9 @@ mod tests {
     use crate::rng::Generator;
 
     fn rand(shape: &[usize], seed: u64) -> Tensor {
-        Tensor::randn_with(shape, &mut Generator::new(seed)).to_dtype(DType::F64).unwrap()
+        Tensor::randn_with(shape, &mut Generator::new(seed))
+            .to_dtype(DType::F64)
+            .unwrap()
     }
 
     fn assert_close(a: &Tensor, b: &Tensor, tol: f64) {
@@ -569,7 +699,9 @@ mod tests {
         let (xv, wv) = (x.to_vec::<f64>().unwrap(), w.to_vec::<f64>().unwrap());
         let bv = b.map(|b| b.to_vec::<f64>().unwrap());
         let (n, h, wd, co, cig, kh, kw) = (xs[0], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3]);
-        let out = |a: usize| (xs[2 + a] + p.pad_begin[a] + p.pad_end[a] - p.dilation[a] * (ws[2 + a] - 1) - 1) / p.stride[a] + 1;
+        let out = |a: usize| {
+            (xs[2 + a] + p.pad_begin[a] + p.pad_end[a] - p.dilation[a] * (ws[2 + a] - 1) - 1) / p.stride[a] + 1
+        };
         let (oh, ow) = (out(0), out(1));
         let cog = co / p.groups;
         let mut y = vec![0.0; n * co * oh * ow];
@@ -602,7 +734,15 @@ mod tests {
 
     /// Direct transposed convolution: every input scatters `x * w` into the output.
     #[allow(clippy::too_many_arguments)]
-    fn naive_conv_transpose(x: &Tensor, w: &Tensor, stride: [usize; 2], pad: [usize; 2], out_pad: [usize; 2], dil: [usize; 2], groups: usize) -> Tensor {
+    fn naive_conv_transpose(
+        x: &Tensor,
+        w: &Tensor,
+        stride: [usize; 2],
+        pad: [usize; 2],
+        out_pad: [usize; 2],
+        dil: [usize; 2],
+        groups: usize,
+    ) -> Tensor {
         let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
         let (xv, wv) = (x.to_vec::<f64>().unwrap(), w.to_vec::<f64>().unwrap());
         let (n, ci, h, wd, cog, kh, kw) = (xs[0], xs[1], xs[2], xs[3], ws[1], ws[2], ws[3]);
@@ -647,7 +787,15 @@ mod tests {
             ([3, 4, 5, 5], [8, 4, 1, 1], p([1, 1], [0, 0], [1, 1], 1)),
             ([2, 2, 5, 5], [3, 2, 1, 1], p([2, 2], [1, 0], [1, 1], 1)),
             ([1, 1, 4, 4], [2, 1, 4, 4], p([1, 1], [0, 0], [1, 1], 1)),
-            ([1, 1, 3, 3], [1, 1, 2, 2], Conv2dParams { pad_begin: [0, 1], pad_end: [1, 0], ..Conv2dParams::default() }),
+            (
+                [1, 1, 3, 3],
+                [1, 1, 2, 2],
+                Conv2dParams {
+                    pad_begin: [0, 1],
+                    pad_end: [1, 0],
+                    ..Conv2dParams::default()
+                },
+            ),
             // large enough to split the batch over threads
             ([6, 3, 16, 16], [8, 3, 3, 3], p([1, 1], [1, 1], [1, 1], 1)),
             ([6, 8, 12, 12], [8, 2, 3, 3], p([1, 1], [1, 1], [1, 1], 4)),
@@ -657,13 +805,21 @@ mod tests {
     #[test]
     fn conv2d_matches_direct_convolution() {
         for (i, (xs, ws, p)) in configs().into_iter().enumerate() {
-            let (x, w, b) = (rand(&xs, i as u64), rand(&ws, 100 + i as u64), rand(&[ws[0]], 200 + i as u64));
+            let (x, w, b) = (
+                rand(&xs, i as u64),
+                rand(&ws, 100 + i as u64),
+                rand(&[ws[0]], 200 + i as u64),
+            );
             let y = x.conv2d_with(&w, Some(&b), &p).unwrap();
             assert_close(&y, &naive_conv(&x, &w, Some(&b), &p), 1e-12);
             let y = x.conv2d_with(&w, None, &p).unwrap();
             assert_close(&y, &naive_conv(&x, &w, None, &p), 1e-12);
             // f32 agrees with f64 to f32 precision
-            let y32 = x.to_dtype(DType::F32).unwrap().conv2d_with(&w.to_dtype(DType::F32).unwrap(), None, &p).unwrap();
+            let y32 = x
+                .to_dtype(DType::F32)
+                .unwrap()
+                .conv2d_with(&w.to_dtype(DType::F32).unwrap(), None, &p)
+                .unwrap();
             assert_eq!(y32.dtype(), DType::F32);
             assert_close(&y32, &y, 1e-4);
         }
@@ -678,11 +834,18 @@ mod tests {
             let y = x.conv2d(&w, None, [1, 1], Padding2d::Same, [d, d], 1).unwrap();
             assert_eq!(y.shape(), &[1, 3, 6, 7]);
             let total = d * (k - 1);
-            let p = Conv2dParams { pad_begin: [total / 2; 2], pad_end: [total - total / 2; 2], dilation: [d, d], ..Conv2dParams::default() };
+            let p = Conv2dParams {
+                pad_begin: [total / 2; 2],
+                pad_end: [total - total / 2; 2],
+                dilation: [d, d],
+                ..Conv2dParams::default()
+            };
             assert_close(&y, &naive_conv(&x, &w, None, &p), 1e-12);
         }
         let x = rand(&[1, 2, 6, 7], 1);
-        let y = x.conv2d(&rand(&[3, 2, 3, 3], 2), None, [1, 1], Padding2d::Valid, [1, 1], 1).unwrap();
+        let y = x
+            .conv2d(&rand(&[3, 2, 3, 3], 2), None, [1, 1], Padding2d::Valid, [1, 1], 1)
+            .unwrap();
         assert_eq!(y.shape(), &[1, 3, 4, 5]);
     }
 
@@ -694,7 +857,12 @@ mod tests {
         let one = x.select(0, 1).unwrap().conv2d_simple(&w, None, 1, 1).unwrap();
         assert_close(&one, &want.select(0, 1).unwrap(), 1e-12);
         // a permuted (non-contiguous) view of the same input
-        let xt = x.permute(&[0, 1, 3, 2]).unwrap().contiguous().permute(&[0, 1, 3, 2]).unwrap();
+        let xt = x
+            .permute(&[0, 1, 3, 2])
+            .unwrap()
+            .contiguous()
+            .permute(&[0, 1, 3, 2])
+            .unwrap();
         assert!(!xt.is_contiguous());
         assert_close(&xt.conv2d_simple(&w, None, 1, 1).unwrap(), &want, 1e-12);
     }
@@ -705,7 +873,11 @@ mod tests {
         let w = rand(&[4, 3, 3, 3], 6);
         let want = x.conv2d_simple(&w, None, 1, 0).unwrap();
         for dt in [DType::F16, DType::BF16] {
-            let y = x.to_dtype(dt).unwrap().conv2d_simple(&w.to_dtype(dt).unwrap(), None, 1, 0).unwrap();
+            let y = x
+                .to_dtype(dt)
+                .unwrap()
+                .conv2d_simple(&w.to_dtype(dt).unwrap(), None, 1, 0)
+                .unwrap();
             assert_eq!(y.dtype(), dt);
             let tol = if dt == DType::F16 { 2e-2 } else { 1e-1 };
             assert_close(&y, &want, tol);
@@ -719,17 +891,31 @@ mod tests {
         let b = rand(&[6], 9);
         let y = x.conv1d(&w, Some(&b), 2, Padding1d::Explicit(2), 2, 2).unwrap();
         let p = Conv2dParams::new([1, 2], [0, 2], [1, 2], 2);
-        let want = naive_conv(&x.unsqueeze(2).unwrap(), &w.unsqueeze(2).unwrap(), Some(&b), &p).squeeze(2).unwrap();
+        let want = naive_conv(&x.unsqueeze(2).unwrap(), &w.unsqueeze(2).unwrap(), Some(&b), &p)
+            .squeeze(2)
+            .unwrap();
         assert_close(&y, &want, 1e-12);
         let same = x.conv1d(&w, None, 1, Padding1d::Same, 1, 2).unwrap();
         assert_eq!(same.shape(), &[2, 6, 11]);
-        let unbatched = x.select(0, 0).unwrap().conv1d(&w, None, 1, Padding1d::Valid, 1, 2).unwrap();
+        let unbatched = x
+            .select(0, 0)
+            .unwrap()
+            .conv1d(&w, None, 1, Padding1d::Valid, 1, 2)
+            .unwrap();
         assert_eq!(unbatched.shape(), &[6, 9]);
     }
 
     #[test]
     fn conv_transpose_matches_direct_definition() {
-        type Case = ([usize; 4], [usize; 4], [usize; 2], [usize; 2], [usize; 2], [usize; 2], usize);
+        type Case = (
+            [usize; 4],
+            [usize; 4],
+            [usize; 2],
+            [usize; 2],
+            [usize; 2],
+            [usize; 2],
+            usize,
+        );
         let cases: Vec<Case> = vec![
             ([2, 3, 4, 5], [3, 2, 3, 3], [1, 1], [0, 0], [0, 0], [1, 1], 1),
             ([2, 3, 4, 5], [3, 2, 3, 2], [2, 3], [1, 0], [1, 2], [1, 1], 1),
@@ -738,16 +924,30 @@ mod tests {
             ([1, 2, 3, 4], [2, 2, 2, 2], [1, 1], [0, 0], [1, 1], [2, 2], 1),
         ];
         for (i, (xs, ws, s, p, op, d, g)) in cases.into_iter().enumerate() {
-            let (x, w, b) = (rand(&xs, 20 + i as u64), rand(&ws, 30 + i as u64), rand(&[ws[1] * g], 40));
+            let (x, w, b) = (
+                rand(&xs, 20 + i as u64),
+                rand(&ws, 30 + i as u64),
+                rand(&[ws[1] * g], 40),
+            );
             let y = x.conv_transpose2d(&w, Some(&b), s, p, op, d, g).unwrap();
-            let want = naive_conv_transpose(&x, &w, s, p, op, d, g).add(&b.reshape(&[1, -1, 1, 1]).unwrap()).unwrap();
+            let want = naive_conv_transpose(&x, &w, s, p, op, d, g)
+                .add(&b.reshape(&[1, -1, 1, 1]).unwrap())
+                .unwrap();
             assert_close(&y, &want, 1e-12);
             assert_eq!(y.grad_fn_name(), None);
         }
         let x = rand(&[2, 3, 5], 50);
         let w = rand(&[3, 2, 3], 51);
         let y = x.conv_transpose1d(&w, None, 2, 1, 1, 1, 1).unwrap();
-        let want = naive_conv_transpose(&x.unsqueeze(2).unwrap(), &w.unsqueeze(2).unwrap(), [1, 2], [0, 1], [0, 1], [1, 1], 1);
+        let want = naive_conv_transpose(
+            &x.unsqueeze(2).unwrap(),
+            &w.unsqueeze(2).unwrap(),
+            [1, 2],
+            [0, 1],
+            [0, 1],
+            [1, 1],
+            1,
+        );
         assert_close(&y, &want.squeeze(2).unwrap(), 1e-12);
     }
 
@@ -784,11 +984,23 @@ mod tests {
     #[test]
     fn conv_transpose_and_conv1d_gradients() {
         let f = |t: &[Tensor]| t[0].conv_transpose2d(&t[1], Some(&t[2]), [2, 2], [1, 0], [1, 1], [1, 1], 1);
-        gradcheck(&f, &[rand(&[2, 3, 3, 4], 1), rand(&[3, 2, 3, 3], 2), rand(&[2], 3)], 1e-6, 1e-7).unwrap();
+        gradcheck(
+            &f,
+            &[rand(&[2, 3, 3, 4], 1), rand(&[3, 2, 3, 3], 2), rand(&[2], 3)],
+            1e-6,
+            1e-7,
+        )
+        .unwrap();
         let f = |t: &[Tensor]| t[0].conv_transpose2d(&t[1], None, [1, 1], [0, 0], [1, 1], [2, 2], 2);
         gradgradcheck(&f, &[rand(&[1, 4, 3, 3], 4), rand(&[4, 1, 2, 2], 5)], 1e-6, 1e-7).unwrap();
         let f = |t: &[Tensor]| t[0].conv1d(&t[1], Some(&t[2]), 2, Padding1d::Explicit(1), 1, 1);
-        gradcheck(&f, &[rand(&[2, 3, 9], 6), rand(&[4, 3, 3], 7), rand(&[4], 8)], 1e-6, 1e-7).unwrap();
+        gradcheck(
+            &f,
+            &[rand(&[2, 3, 9], 6), rand(&[4, 3, 3], 7), rand(&[4], 8)],
+            1e-6,
+            1e-7,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -810,7 +1022,10 @@ mod tests {
         assert!(err(x.reshape(&[30, 5]).unwrap().conv2d_simple(&w, None, 1, 0)).contains("conv2d"));
         assert!(err(x.conv2d_simple(&w.reshape(&[4, 27]).unwrap(), None, 1, 0)).contains("4-D weight"));
         let e = err(x.conv2d_simple(&rand(&[4, 2, 3, 3], 3), None, 1, 0));
-        assert!(e.contains("conv2d") && e.contains("[2, 3, 5, 5]") && e.contains("[4, 2, 3, 3]"), "{e}");
+        assert!(
+            e.contains("conv2d") && e.contains("[2, 3, 5, 5]") && e.contains("[4, 2, 3, 3]"),
+            "{e}"
+        );
         assert!(err(x.conv2d(&rand(&[4, 1, 3, 3], 3), None, [1, 1], Padding2d::Valid, [1, 1], 2)).contains("groups"));
         let e = err(x.conv2d_simple(&rand(&[4, 3, 6, 6], 3), None, 1, 0));
         assert!(e.contains("smaller than the (dilated) kernel"), "{e}");
@@ -820,7 +1035,9 @@ mod tests {
         assert!(err(x.conv2d_simple(&w, Some(&rand(&[3], 4)), 1, 0)).contains("bias"));
         assert!(err(x.conv2d_simple(&w.to_dtype(DType::F32).unwrap(), None, 1, 0)).contains("dtype"));
         let xi = Tensor::zeros_dtype(&[1, 1, 3, 3], DType::I64).unwrap();
-        assert!(xi.conv2d_simple(&Tensor::zeros_dtype(&[1, 1, 1, 1], DType::I64).unwrap(), None, 1, 0).is_err());
+        assert!(xi
+            .conv2d_simple(&Tensor::zeros_dtype(&[1, 1, 1, 1], DType::I64).unwrap(), None, 1, 0)
+            .is_err());
         assert!(err(x.conv1d(&w, None, 1, Padding1d::Valid, 1, 1)).contains("conv1d"));
         let e = err(x.conv_transpose2d(&rand(&[4, 2, 3, 3], 5), None, [1, 1], [0, 0], [0, 0], [1, 1], 1));
         assert!(e.contains("conv_transpose2d"), "{e}");
