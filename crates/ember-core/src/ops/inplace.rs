@@ -173,3 +173,96 @@ impl Tensor {
         self.inplace("masked_fill_", &r)
     }
 }
+
+impl Tensor {
+    /// One fused elementwise pass that updates `M` f32 tensors in place from `N` f32 inputs: for
+    /// every index `i`, `f(&mut [out_0[i], ..], &[in_0[i], ..])`. This is the primitive behind
+    /// optimizer steps (Adam reads param, grad and two moments and writes three of them: one pass
+    /// instead of eight), and it is the only way a library gets a fused loop without touching
+    /// storage itself.
+    ///
+    /// It applies only when every tensor is f32, contiguous, of one shape, and no two share a
+    /// storage; otherwise it returns `Ok(false)` and changes nothing, and the caller runs its
+    /// composite (reference) version written with ordinary Tensor ops. Like the other in-place
+    /// ops it refuses tensors that require grad while grad mode is on, and bumps the version
+    /// counter of every output.
+    ///
+    /// ```
+    /// use ember_core::{no_grad, Tensor};
+    /// let p = Tensor::new(&[1.0f32, 2.0]);
+    /// let m = Tensor::zeros(&[2]);
+    /// let g = Tensor::new(&[0.5f32, -1.0]);
+    /// let _ng = no_grad();
+    /// // m = 0.9 m + g; p -= 0.1 m
+    /// let done = Tensor::fused_update_f32([&p, &m], [&g], |o, i| {
+    ///     o[1] = 0.9 * o[1] + i[0];
+    ///     o[0] -= 0.1 * o[1];
+    /// })
+    /// .unwrap();
+    /// assert!(done);
+    /// assert_eq!(p.to_vec::<f32>().unwrap(), vec![0.95, 2.1]);
+    /// ```
+    pub fn fused_update_f32<const M: usize, const N: usize>(
+        outs: [&Tensor; M],
+        ins: [&Tensor; N],
+        f: impl Fn(&mut [f32; M], &[f32; N]) + Sync + Send,
+    ) -> Result<bool> {
+        let Some(first) = outs.first() else { return Ok(false) };
+        let all: Vec<&Tensor> = outs.iter().chain(ins.iter()).copied().collect();
+        for (i, t) in all.iter().enumerate() {
+            if t.dtype() != crate::dtype::DType::F32 || t.shape() != first.shape() || !t.is_contiguous() {
+                return Ok(false);
+            }
+            if all[..i].iter().any(|u| u.shares_storage(t)) {
+                return Ok(false);
+            }
+        }
+        for t in outs {
+            t.check_inplace("fused_update_f32")?;
+        }
+        let n = first.numel();
+        {
+            let mut wg: Vec<_> = outs.iter().map(|t| t.write()).collect();
+            let rg: Vec<_> = ins.iter().map(|t| t.read()).collect();
+            let mut os: Vec<&mut [f32]> = Vec::with_capacity(M);
+            for (g, t) in wg.iter_mut().zip(outs) {
+                let CpuStorage::F32(v) = &mut **g else { unreachable!("dtype checked above") };
+                os.push(&mut v[t.offset()..t.offset() + n]);
+            }
+            let is: Vec<&[f32]> = rg
+                .iter()
+                .zip(ins)
+                .map(|(g, t)| {
+                    let CpuStorage::F32(v) = &**g else { unreachable!("dtype checked above") };
+                    &v[t.offset()..t.offset() + n]
+                })
+                .collect();
+            let run = |os: &mut [&mut [f32]], base: usize| {
+                let len = os[0].len();
+                for k in 0..len {
+                    let mut a: [f32; M] = std::array::from_fn(|j| os[j][k]);
+                    let b: [f32; N] = std::array::from_fn(|j| is[j][base + k]);
+                    f(&mut a, &b);
+                    for (o, v) in os.iter_mut().zip(a) {
+                        o[k] = v;
+                    }
+                }
+            };
+            if n >= crate::cpu::PAR_THRESHOLD {
+                use rayon::prelude::*;
+                let chunk = crate::cpu::PAR_CHUNK;
+                let mut iters: Vec<_> = os.into_iter().map(|s| s.chunks_mut(chunk)).collect();
+                let tasks: Vec<(usize, Vec<&mut [f32]>)> = (0..n.div_ceil(chunk))
+                    .map(|c| (c * chunk, iters.iter_mut().map(|it| it.next().expect("equal lengths")).collect()))
+                    .collect();
+                tasks.into_par_iter().for_each(|(base, mut o)| run(&mut o, base));
+            } else {
+                run(&mut os, 0);
+            }
+        }
+        for t in outs {
+            t.bump_version();
+        }
+        Ok(true)
+    }
+}
