@@ -1,1 +1,48 @@
-fn main(){}
+//! ember's benchmark binary: `cargo run --release -p ember-bench -- W1 W2 W3 [--threads N]`.
+//! Prints one JSON object per line in the format of `shared/bench/README.md`;
+//! `tools/bench_compare.py` runs PyTorch's anchors beside it and prints ratios.
+
+mod harness;
+mod workloads;
+
+fn main() {
+    let mut threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut only: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => {
+                threads = match args.next().and_then(|v| v.parse().ok()) {
+                    Some(n) if n > 0 => n,
+                    _ => {
+                        eprintln!("error: --threads needs a positive integer");
+                        std::process::exit(2);
+                    }
+                }
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: ember-bench [W1 W2 W3 ...] [--threads N]\n\nWorkloads: {}",
+                    workloads::ALL.join(" ")
+                );
+                return;
+            }
+            w => only.push(w.to_uppercase()),
+        }
+    }
+    if only.is_empty() {
+        only = workloads::ALL.iter().map(|s| s.to_string()).collect();
+    }
+    if let Some(bad) = only.iter().find(|w| !workloads::ALL.contains(&w.as_str())) {
+        eprintln!("error: unknown workload {bad}; known: {}", workloads::ALL.join(" "));
+        std::process::exit(2);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .expect("rayon pool");
+    ember_core::manual_seed(0);
+    for w in &only {
+        workloads::run(w, threads);
+    }
+}

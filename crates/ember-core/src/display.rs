@@ -59,7 +59,11 @@ fn fmt_val(v: f64, style: &Style) -> String {
             // Rust writes 1.2345e3; PyTorch writes 1.2345e+03
             match s.split_once('e') {
                 Some((m, e)) => {
-                    let (sign, digits) = if let Some(d) = e.strip_prefix('-') { ('-', d) } else { ('+', e) };
+                    let (sign, digits) = if let Some(d) = e.strip_prefix('-') {
+                        ('-', d)
+                    } else {
+                        ('+', e)
+                    };
                     format!("{m}e{sign}{digits:0>2}")
                 }
                 None => s,
@@ -72,10 +76,17 @@ fn fmt_val(v: f64, style: &Style) -> String {
 fn shown(shape: &[usize], summarize: bool) -> Vec<Vec<usize>> {
     shape
         .iter()
-        .map(|&n| if summarize && n > 2 * EDGE { (0..EDGE).chain(n - EDGE..n).collect() } else { (0..n).collect() })
+        .map(|&n| {
+            if summarize && n > 2 * EDGE {
+                (0..EDGE).chain(n - EDGE..n).collect()
+            } else {
+                (0..n).collect()
+            }
+        })
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // a recursive printer's state, kept flat on purpose
 fn write_rec(
     out: &mut String,
     vals: &[f64],
@@ -120,7 +131,18 @@ fn write_rec(
                 out.push_str(&" ".repeat(indent + dim + 1));
             }
         }
-        write_rec(out, vals, shape, strides, base + i * strides[dim], dim + 1, summarize, style, width, indent);
+        write_rec(
+            out,
+            vals,
+            shape,
+            strides,
+            base + i * strides[dim],
+            dim + 1,
+            summarize,
+            style,
+            width,
+            indent,
+        );
     }
     out.push(']');
 }
@@ -162,7 +184,18 @@ impl fmt::Display for Tensor {
         } else if self.numel() == 0 {
             s.push_str("[]");
         } else {
-            write_rec(&mut s, &vals, shape, &strides, 0, 0, summarize, &style, width, "tensor(".len());
+            write_rec(
+                &mut s,
+                &vals,
+                shape,
+                &strides,
+                0,
+                0,
+                summarize,
+                &style,
+                width,
+                "tensor(".len(),
+            );
         }
         if self.numel() == 0 && shape.len() > 1 {
             s.push_str(&format!(", size={shape:?}"));
@@ -185,12 +218,18 @@ mod tests {
     #[test]
     fn prints_like_pytorch() {
         let t = Tensor::new(&[[1.0f32, 2.5], [3.0, 4.0]]);
-        assert_eq!(t.to_string(), "tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]], dtype=f32)");
+        assert_eq!(
+            t.to_string(),
+            "tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]], dtype=f32)"
+        );
         let w = Tensor::new(&[1.0f32, -2.0]);
         assert_eq!(w.to_string(), "tensor([ 1., -2.], dtype=f32)");
         let i = Tensor::new(&[1i64, 20, 3]);
         assert_eq!(i.to_string(), "tensor([ 1, 20,  3], dtype=i64)");
         let big = Tensor::arange(0.0, 2000.0, 1.0).unwrap();
-        assert_eq!(big.to_string(), "tensor([   0,    1,    2,  ..., 1997, 1998, 1999], dtype=i64)");
+        assert_eq!(
+            big.to_string(),
+            "tensor([   0,    1,    2,  ..., 1997, 1998, 1999], dtype=i64)"
+        );
     }
 }

@@ -13,7 +13,10 @@ use std::io::Write;
 use std::path::Path;
 
 fn io_err(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Io { path: path.display().to_string(), msg: msg.into() }
+    Error::Io {
+        path: path.display().to_string(),
+        msg: msg.into(),
+    }
 }
 
 fn to_st(d: DType) -> StDtype {
@@ -52,22 +55,31 @@ pub fn to_bytes(tensors: &[(String, Tensor)], metadata: Option<BTreeMap<String, 
         let bytes = g.as_bytes();
         let es = t.dtype().size_in_bytes();
         let data = &bytes[t.offset() * es..(t.offset() + t.numel()) * es];
-        let view = TensorView::new(to_st(t.dtype()), t.shape().to_vec(), data)
-            .map_err(|e| Error::Arg { op: "save", msg: format!("tensor {name}: {e}") })?;
+        let view = TensorView::new(to_st(t.dtype()), t.shape().to_vec(), data).map_err(|e| Error::Arg {
+            op: "save",
+            msg: format!("tensor {name}: {e}"),
+        })?;
         views.push((name.clone(), view));
     }
     let meta = metadata.map(|m| m.into_iter().collect());
-    safetensors::tensor::serialize(views, &meta).map_err(|e| Error::Arg { op: "save", msg: e.to_string() })
+    safetensors::tensor::serialize(views, &meta).map_err(|e| Error::Arg {
+        op: "save",
+        msg: e.to_string(),
+    })
 }
 
 /// Write bytes to `path` atomically (temp file + fsync + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, format!("cannot create directory: {e}")))?;
     let file_name = path.file_name().ok_or_else(|| io_err(path, "not a file path"))?;
     let tmp = dir.join(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, format!("cannot create: {e}")))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, format!("write failed: {e}")))?;
+    f.write_all(bytes)
+        .map_err(|e| io_err(&tmp, format!("write failed: {e}")))?;
     f.sync_all().map_err(|e| io_err(&tmp, format!("fsync failed: {e}")))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, format!("rename failed: {e}")))?;
@@ -92,7 +104,11 @@ pub fn save(tensors: &[(String, Tensor)], path: impl AsRef<Path>) -> Result<()> 
 }
 
 /// Save with string metadata in the safetensors header.
-pub fn save_with_metadata(tensors: &[(String, Tensor)], metadata: Option<BTreeMap<String, String>>, path: impl AsRef<Path>) -> Result<()> {
+pub fn save_with_metadata(
+    tensors: &[(String, Tensor)],
+    metadata: Option<BTreeMap<String, String>>,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let bytes = to_bytes(tensors, metadata)?;
     write_atomic(path.as_ref(), &bytes)
 }
@@ -116,12 +132,17 @@ pub fn load_with_metadata(path: impl AsRef<Path>) -> Result<(BTreeMap<String, Te
 
 /// Parse safetensors bytes.
 pub fn from_bytes(bytes: &[u8]) -> Result<(BTreeMap<String, Tensor>, BTreeMap<String, String>)> {
-    let bad = |msg: String| Error::Io { path: "<bytes>".into(), msg };
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let bad = |msg: String| Error::Io {
+        path: "<bytes>".into(),
+        msg,
+    };
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
-        let dtype = from_st(view.dtype()).ok_or_else(|| bad(format!("tensor {name}: unsupported dtype {:?}", view.dtype())))?;
+        let dtype =
+            from_st(view.dtype()).ok_or_else(|| bad(format!("tensor {name}: unsupported dtype {:?}", view.dtype())))?;
         let data = CpuStorage::from_bytes(dtype, view.data())
             .ok_or_else(|| bad(format!("tensor {name}: data length does not fit dtype {dtype}")))?;
         let shape = view.shape().to_vec();
@@ -130,6 +151,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(BTreeMap<String, Tensor>, BTreeMap<St
         }
         out.insert(name, Tensor::from_storage(data, &shape));
     }
-    let meta = header.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default();
+    let meta = header
+        .metadata()
+        .clone()
+        .map(|m| m.into_iter().collect())
+        .unwrap_or_default();
     Ok((out, meta))
 }

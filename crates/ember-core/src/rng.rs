@@ -21,7 +21,15 @@ fn splitmix64(x: &mut u64) -> u64 {
 impl Generator {
     pub fn new(seed: u64) -> Generator {
         let mut x = seed;
-        Generator { s: [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)], seed }
+        Generator {
+            s: [
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+            ],
+            seed,
+        }
     }
 
     /// The seed this generator was created or last reseeded with.
@@ -103,7 +111,10 @@ pub fn manual_seed(seed: u64) {
 pub fn with_global<T>(f: impl FnOnce(&mut Generator) -> T) -> T {
     let mut g = GLOBAL.lock();
     let gen = g.get_or_insert_with(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         Generator::new(t)
     });
     f(gen)

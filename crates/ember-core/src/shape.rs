@@ -58,7 +58,11 @@ pub struct Layout {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: Dims::from_slice(shape),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     pub fn ndim(&self) -> usize {
@@ -120,7 +124,11 @@ impl Layout {
                 ));
             };
         }
-        Ok(Layout { shape: Dims::from_slice(shape), strides, offset: self.offset })
+        Ok(Layout {
+            shape: Dims::from_slice(shape),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Storage offsets of every element in row-major order, in blocks along the last dim:
@@ -214,7 +222,11 @@ mod tests {
 
     #[test]
     fn transposed_offsets() {
-        let l = Layout { shape: Dims::from_slice(&[3, 2]), strides: Dims::from_slice(&[1, 3]), offset: 0 };
+        let l = Layout {
+            shape: Dims::from_slice(&[3, 2]),
+            strides: Dims::from_slice(&[1, 3]),
+            offset: 0,
+        };
         assert_eq!(l.offsets(), vec![0, 3, 1, 4, 2, 5]);
         assert!(!l.is_contiguous());
         assert!(Layout::contiguous(&[2, 3]).is_contiguous());

@@ -127,7 +127,7 @@ impl CpuStorage {
 
     /// Build from little-endian bytes; `None` if the length is not a multiple of the element size.
     pub fn from_bytes(dtype: DType, bytes: &[u8]) -> Option<CpuStorage> {
-        if bytes.len() % dtype.size_in_bytes() != 0 {
+        if !bytes.len().is_multiple_of(dtype.size_in_bytes()) {
             return None;
         }
         fn read<T: bytemuck::Pod>(b: &[u8]) -> Vec<T> {
@@ -192,9 +192,22 @@ pub struct Storage {
     pub(crate) device: Device,
 }
 
+/// Bytes held by live tensor storages in this process (for leak tests and memory stats).
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes currently held by tensor storages (all devices' host mirrors excluded).
+pub fn live_storage_bytes() -> u64 {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
 impl Storage {
     pub fn new(data: CpuStorage) -> Storage {
-        Storage { data: RwLock::new(data), version: AtomicU64::new(0), device: Device::Cpu }
+        LIVE_BYTES.fetch_add((data.len() * data.dtype().size_in_bytes()) as u64, Ordering::Relaxed);
+        Storage {
+            data: RwLock::new(data),
+            version: AtomicU64::new(0),
+            device: Device::Cpu,
+        }
     }
 
     pub fn version(&self) -> u64 {
@@ -203,5 +216,12 @@ impl Storage {
 
     pub(crate) fn bump_version(&self) {
         self.version.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        let d = self.data.get_mut();
+        LIVE_BYTES.fetch_sub((d.len() * d.dtype().size_in_bytes()) as u64, Ordering::Relaxed);
     }
 }

@@ -1,7 +1,7 @@
 //! `Tensor`: a cheap handle (one `Arc`) to a view of a shared storage, with autograd metadata.
 
-use crate::autograd::node::{BackwardFn, Edge, GradHook, Node};
 use crate::autograd::is_grad_enabled;
+use crate::autograd::node::{BackwardFn, Edge, GradHook, Node};
 use crate::device::Device;
 use crate::dtype::{DType, Elem};
 use crate::error::{shape_err, Error, Result};
@@ -46,6 +46,7 @@ impl Tensor {
     /// A new leaf tensor from a buffer and a contiguous layout.
     pub(crate) fn from_storage(data: CpuStorage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        crate::alloc::init();
         let dtype = data.dtype();
         Tensor::from_parts(Arc::new(Storage::new(data)), Layout::contiguous(shape), dtype, None)
     }
@@ -82,7 +83,10 @@ impl Tensor {
         if data.len() != n {
             return Err(shape_err(
                 "from_vec",
-                format!("a Vec of {} elements cannot have shape {shape:?} ({n} elements)", data.len()),
+                format!(
+                    "a Vec of {} elements cannot have shape {shape:?} ({n} elements)",
+                    data.len()
+                ),
             ));
         }
         crate::alloc::init();
@@ -181,7 +185,11 @@ impl Tensor {
 
     /// The elements in row-major order, converted to `T` (like `tensor.flatten().tolist()`).
     pub fn to_vec<T: StorageElem>(&self) -> Result<Vec<T>> {
-        let t = if self.dtype() == T::DTYPE { self.clone() } else { self.to_dtype(T::DTYPE)? };
+        let t = if self.dtype() == T::DTYPE {
+            self.clone()
+        } else {
+            self.to_dtype(T::DTYPE)?
+        };
         let g = t.read();
         let s = T::slice(&g).expect("dtype checked above");
         Ok(match t.inner.layout.contiguous_range() {
@@ -195,7 +203,11 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(shape_err(
                 "item",
-                format!("a tensor with {} elements (shape {:?}) cannot be converted to a scalar", self.numel(), self.shape()),
+                format!(
+                    "a tensor with {} elements (shape {:?}) cannot be converted to a scalar",
+                    self.numel(),
+                    self.shape()
+                ),
             ));
         }
         let g = self.read();
@@ -207,7 +219,10 @@ impl Tensor {
     pub fn scalar_value<T: StorageElem>(&self) -> Result<T> {
         let v = self.to_vec::<T>()?;
         if v.len() != 1 {
-            return Err(shape_err("scalar_value", format!("tensor of shape {:?} is not a scalar", self.shape())));
+            return Err(shape_err(
+                "scalar_value",
+                format!("tensor of shape {:?} is not a scalar", self.shape()),
+            ));
         }
         Ok(v[0])
     }
@@ -218,7 +233,9 @@ impl Tensor {
             return self.clone();
         }
         let out = Tensor::from_storage(crate::cpu::copy::strided_copy(self), self.shape());
-        crate::autograd::record("contiguous", out, &[self], |_ins| Box::new(|g| Ok(vec![Some(g.clone())])))
+        crate::autograd::record("contiguous", out, &[self], |_ins| {
+            Box::new(|g| Ok(vec![Some(g.clone())]))
+        })
     }
 
     /// The contiguous storage slice of this tensor, copying when it is a strided view.
@@ -249,7 +266,8 @@ impl Tensor {
 
     /// Mark a leaf as requiring grad (builder style: `Tensor::randn(..).requires_grad_(true)`).
     pub fn requires_grad_(self, requires_grad: bool) -> Tensor {
-        self.set_requires_grad(requires_grad).expect("requires_grad_ on a non-leaf tensor");
+        self.set_requires_grad(requires_grad)
+            .expect("requires_grad_ on a non-leaf tensor");
         self
     }
 
@@ -301,18 +319,19 @@ impl Tensor {
     }
 
     /// Attach a node to a freshly computed output (used by `autograd::record`).
-    pub(crate) fn with_grad_fn(self, name: &'static str, edges: Vec<Option<Edge>>, f: BackwardFn) -> Tensor {
-        let node = Arc::new(Node::new(name, edges, f));
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| TensorInner {
-            storage: arc.storage.clone(),
-            layout: arc.layout.clone(),
-            dtype: arc.dtype,
-            grad_fn: None,
-            requires_grad: AtomicBool::new(false),
-            grad: Mutex::new(None),
-            hooks: Mutex::new(Vec::new()),
-        });
-        Tensor { inner: Arc::new(TensorInner { grad_fn: Some(node), ..inner }) }
+    pub(crate) fn with_grad_fn(mut self, name: &'static str, edges: Vec<Option<Edge>>, f: BackwardFn) -> Tensor {
+        let node = Some(Arc::new(Node::new(name, edges, f)));
+        // A freshly computed output is unique: set its node in place (no reallocation).
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.grad_fn = node;
+            return self;
+        }
+        Tensor::from_parts(
+            self.inner.storage.clone(),
+            self.inner.layout.clone(),
+            self.inner.dtype,
+            node,
+        )
     }
 
     /// The edge a gradient for this tensor flows into, if it requires grad.
@@ -329,7 +348,11 @@ impl Tensor {
     /// Errors for in-place ops that autograd cannot allow (PyTorch raises the same).
     pub(crate) fn check_inplace(&self, op: &'static str) -> Result<()> {
         if is_grad_enabled() && self.requires_grad() {
-            let what = if self.is_leaf() { "a leaf tensor that requires grad" } else { "a tensor that is part of a recorded graph" };
+            let what = if self.is_leaf() {
+                "a leaf tensor that requires grad"
+            } else {
+                "a tensor that is part of a recorded graph"
+            };
             return Err(Error::Autograd(format!(
                 "{op}: an in-place operation on {what} is not allowed while grad mode is on; \
                  wrap it in no_grad() or use the out-of-place op"
@@ -390,7 +413,10 @@ impl<T: StorageElem, const N: usize> TensorData for &[T; N] {
 impl<T: StorageElem, const N: usize, const M: usize> TensorData for &[[T; N]; M] {
     type Elem = T;
     fn flatten(self) -> (Vec<T>, Dims) {
-        (self.iter().flat_map(|r| r.iter().copied()).collect(), Dims::from_slice(&[M, N]))
+        (
+            self.iter().flat_map(|r| r.iter().copied()).collect(),
+            Dims::from_slice(&[M, N]),
+        )
     }
 }
 
@@ -398,7 +424,9 @@ impl<T: StorageElem, const N: usize, const M: usize, const K: usize> TensorData 
     type Elem = T;
     fn flatten(self) -> (Vec<T>, Dims) {
         (
-            self.iter().flat_map(|m| m.iter().flat_map(|r| r.iter().copied())).collect(),
+            self.iter()
+                .flat_map(|m| m.iter().flat_map(|r| r.iter().copied()))
+                .collect(),
             Dims::from_slice(&[K, M, N]),
         )
     }

@@ -52,7 +52,11 @@ fn initial_grad(root: &Tensor, grad: Option<Tensor>) -> Result<Tensor> {
             if g.shape() != root.shape() {
                 return Err(shape_err(
                     "backward",
-                    format!("gradient of shape {:?} does not match the output of shape {:?}", g.shape(), root.shape()),
+                    format!(
+                        "gradient of shape {:?} does not match the output of shape {:?}",
+                        g.shape(),
+                        root.shape()
+                    ),
                 ));
             }
             Ok(g)
@@ -152,7 +156,10 @@ fn run(
             Some(Edge::Node(n)) => {
                 let k = key(&n);
                 if !node_grads.contains_key(&k) {
-                    heap.push(Pending { seq: n.seq, node: n.clone() });
+                    heap.push(Pending {
+                        seq: n.seq,
+                        node: n.clone(),
+                    });
                 }
                 accumulate(node_grads.entry(k).or_insert(None), g.clone())?;
             }
@@ -170,7 +177,9 @@ fn run(
 
     while let Some(Pending { node, .. }) = heap.pop() {
         let k = key(&node);
-        let Some(mut g) = node_grads.remove(&k).flatten() else { continue };
+        let Some(mut g) = node_grads.remove(&k).flatten() else {
+            continue;
+        };
         for h in node.hooks.lock().iter() {
             if let Some(r) = h(&g) {
                 g = r;
@@ -206,7 +215,10 @@ fn run(
                 Edge::Node(n) => {
                     let nk = key(n);
                     if !node_grads.contains_key(&nk) {
-                        heap.push(Pending { seq: n.seq, node: n.clone() });
+                        heap.push(Pending {
+                            seq: n.seq,
+                            node: n.clone(),
+                        });
                     }
                     accumulate(node_grads.entry(nk).or_insert(None), ig)?;
                 }
@@ -236,7 +248,9 @@ fn finish_leaf(
     if *c > 0 {
         return Ok(());
     }
-    let Some((inner, Some(mut g))) = leaf_grads.remove(&k) else { return Ok(()) };
+    let Some((inner, Some(mut g))) = leaf_grads.remove(&k) else {
+        return Ok(());
+    };
     for h in inner.hooks.lock().iter() {
         if let Some(r) = h(&g) {
             g = r;
@@ -251,7 +265,11 @@ fn finish_leaf(
         return Ok(()); // grad() never touches .grad of other leaves
     }
     let t = Tensor { inner };
-    let g = if g.shape() != t.shape() { g.reshape_to(t.shape())? } else { g };
+    let g = if g.shape() != t.shape() {
+        g.reshape_to(t.shape())?
+    } else {
+        g
+    };
     let mut slot = t.inner.grad.lock();
     accumulate(&mut slot, g)
 }

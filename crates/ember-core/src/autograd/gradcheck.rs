@@ -23,10 +23,19 @@ fn dot_all(a: &Tensor, b: &Tensor) -> Result<f64> {
 /// naming the discrepancy when it exceeds `tol`.
 pub fn gradcheck(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], eps: f64, tol: f64) -> Result<f64> {
     let mut gen = Generator::new(1234);
-    let xs: Vec<Tensor> = inputs.iter().map(|x| x.detach().to_dtype(DType::F64).map(|t| t.copy().requires_grad_(true))).collect::<Result<_>>()?;
+    let xs: Vec<Tensor> = inputs
+        .iter()
+        .map(|x| x.detach().to_dtype(DType::F64).map(|t| t.copy().requires_grad_(true)))
+        .collect::<Result<_>>()?;
     let out = f(&xs)?;
     let u = random_like(&out, &mut gen)?;
-    let grads = crate::autograd::grad(&[out.clone()], &xs, Some(&[u.clone()]), false, false)?;
+    let grads = crate::autograd::grad(
+        std::slice::from_ref(&out),
+        &xs,
+        Some(std::slice::from_ref(&u)),
+        false,
+        false,
+    )?;
     let vs: Vec<Tensor> = xs.iter().map(|x| random_like(x, &mut gen)).collect::<Result<_>>()?;
     // analytic: sum_i <grad_i, v_i>
     let mut analytic = 0.0;
@@ -38,12 +47,16 @@ pub fn gradcheck(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], eps
     // numeric: <u, (f(x + eps v) - f(x - eps v)) / 2eps>
     let _ng = crate::autograd::no_grad();
     let shifted = |sign: f64| -> Result<Tensor> {
-        let xs2: Vec<Tensor> = xs.iter().zip(&vs).map(|(x, v)| x.add(&v.mul_scalar(sign * eps)?)).collect::<Result<_>>()?;
+        let xs2: Vec<Tensor> = xs
+            .iter()
+            .zip(&vs)
+            .map(|(x, v)| x.add(&v.mul_scalar(sign * eps)?))
+            .collect::<Result<_>>()?;
         f(&xs2)
     };
     let numeric = dot_all(&u, &shifted(1.0)?.sub(&shifted(-1.0)?)?)? / (2.0 * eps);
     let err = (analytic - numeric).abs() / (1.0 + numeric.abs());
-    if !(err <= tol) {
+    if err.is_nan() || err > tol {
         return Err(Error::Autograd(format!(
             "gradcheck failed: analytic directional derivative {analytic} vs numeric {numeric} (relative error {err:e} > {tol:e})"
         )));
@@ -55,7 +68,10 @@ pub fn gradcheck(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], eps
 pub fn gradgradcheck(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor], eps: f64, tol: f64) -> Result<f64> {
     let mut gen = Generator::new(99);
     let probe = {
-        let xs: Vec<Tensor> = inputs.iter().map(|x| x.detach().to_dtype(DType::F64)).collect::<Result<_>>()?;
+        let xs: Vec<Tensor> = inputs
+            .iter()
+            .map(|x| x.detach().to_dtype(DType::F64))
+            .collect::<Result<_>>()?;
         let _ng = crate::autograd::no_grad();
         f(&xs)?
     };
@@ -63,10 +79,19 @@ pub fn gradgradcheck(f: &dyn Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor],
     let grad_fn = move |xs: &[Tensor]| -> Result<Tensor> {
         // the numeric side of gradcheck calls this under no_grad with plain inputs
         let _eg = crate::autograd::enable_grad();
-        let xs: Vec<Tensor> = xs.iter().map(|x| if x.requires_grad() { x.clone() } else { x.detach().requires_grad_(true) }).collect();
+        let xs: Vec<Tensor> = xs
+            .iter()
+            .map(|x| {
+                if x.requires_grad() {
+                    x.clone()
+                } else {
+                    x.detach().requires_grad_(true)
+                }
+            })
+            .collect();
         let xs = &xs[..];
         let out = f(xs)?;
-        let gs = crate::autograd::grad(&[out], xs, Some(&[u.clone()]), true, true)?;
+        let gs = crate::autograd::grad(&[out], xs, Some(std::slice::from_ref(&u)), true, true)?;
         // flatten all gradients into one vector (missing gradients count as zeros)
         let parts: Vec<Tensor> = gs
             .into_iter()

@@ -75,25 +75,31 @@ impl Node {
     }
 }
 
+type Remains = (Option<BackwardFn>, Vec<Option<Edge>>);
+
+thread_local! {
+    static DROPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static DEFERRED: std::cell::RefCell<Vec<Remains>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Drop for Node {
+    /// Freeing a long chain (10k ops) recursively would overflow the stack: each node owns its
+    /// inputs' nodes through its edges and through the tensors its gradient rule saved. The
+    /// outermost drop on a thread frees everything from a work list instead; nested drops only
+    /// hand their contents to that list.
     fn drop(&mut self) {
         LIVE.fetch_sub(1, Ordering::Relaxed);
-        // Drop long chains iteratively: a 10k-op chain would otherwise recurse 10k deep.
-        let mut stack: Vec<Arc<Node>> = Vec::new();
-        for e in self.edges.drain(..).flatten() {
-            if let Edge::Node(n) = e {
-                stack.push(n);
-            }
+        let remains: Remains = (self.backward.get_mut().take(), std::mem::take(&mut self.edges));
+        if DROPPING.with(|d| d.get()) {
+            DEFERRED.with(|q| q.borrow_mut().push(remains));
+            return;
         }
-        while let Some(n) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(n) {
-                for e in node.edges.drain(..).flatten() {
-                    if let Edge::Node(n) = e {
-                        stack.push(n);
-                    }
-                }
-            }
+        DROPPING.with(|d| d.set(true));
+        drop(remains);
+        while let Some(next) = DEFERRED.with(|q| q.borrow_mut().pop()) {
+            drop(next);
         }
+        DROPPING.with(|d| d.set(false));
     }
 }
 
@@ -105,12 +111,18 @@ pub struct SavedTensor {
 
 impl SavedTensor {
     pub fn new(t: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: t.clone(), version: t.storage_version() }
+        SavedTensor {
+            tensor: t.clone(),
+            version: t.storage_version(),
+        }
     }
 
     /// Save an op's output without its graph node (no cycle output -> node -> output).
     pub fn output(t: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: t.detach(), version: t.storage_version() }
+        SavedTensor {
+            tensor: t.detach(),
+            version: t.storage_version(),
+        }
     }
 
     /// The saved tensor, or an error if an in-place op modified it since it was saved.

@@ -3,8 +3,8 @@
 use super::{PAR_CHUNK, PAR_THRESHOLD};
 use crate::shape::{Dims, Layout};
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 use smallvec::SmallVec;
+use std::mem::MaybeUninit;
 
 /// out[i] = f(x[i]) over a layout of `x`'s storage, in row-major order.
 pub fn map1<T: Copy + Send + Sync, U: Copy + Send + Sync + Default>(
@@ -135,7 +135,10 @@ pub fn fill<U: Send>(n: usize, body: impl Fn(&mut [MaybeUninit<U>], usize) + Syn
     {
         let spare = &mut out.spare_capacity_mut()[..n];
         if n >= PAR_THRESHOLD {
-            spare.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, c)| body(c, i * PAR_CHUNK));
+            spare
+                .par_chunks_mut(PAR_CHUNK)
+                .enumerate()
+                .for_each(|(i, c)| body(c, i * PAR_CHUNK));
         } else {
             body(spare, 0);
         }

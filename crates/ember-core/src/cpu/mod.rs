@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod elementwise;
 pub mod math;
+pub mod vmath;
 
 /// Below this many elements an elementwise op runs on the calling thread: forking to rayon
 /// costs a few microseconds, more than the work itself.

@@ -8,7 +8,7 @@ use crate::cpu::elementwise::map2;
 use crate::cpu::math::Float;
 use crate::dtype::DType;
 use crate::error::{dtype_err, Error, Result};
-use crate::shape::broadcast_shapes;
+use crate::shape::{broadcast_shapes, Dims};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
@@ -56,10 +56,7 @@ impl Binary {
             Binary::Sub => map2(a, la, b, lb, |x, y| x - y),
             Binary::Mul => map2(a, la, b, lb, |x, y| x * y),
             Binary::Div => map2(a, la, b, lb, |x, y| x / y),
-            Binary::Rem => map2(a, la, b, lb, |x: T, y: T| {
-                let r = x - (x / y).floor() * y;
-                r
-            }),
+            Binary::Rem => map2(a, la, b, lb, |x: T, y: T| x - (x / y).floor() * y),
             Binary::Pow => map2(a, la, b, lb, |x: T, y: T| x.powf(y)),
             Binary::Maximum => map2(a, la, b, lb, |x: T, y| x.max_nan(y)),
             Binary::Minimum => map2(a, la, b, lb, |x: T, y| x.min_nan(y)),
@@ -77,7 +74,10 @@ impl Binary {
                     Binary::Mul => map2($a, la, $b, lb, |x: $t, y: $t| x.wrapping_mul(y)),
                     Binary::Rem => {
                         if $b.iter().any(|&y| y == 0) && b.numel() > 0 {
-                            return Err(Error::Arg { op: "rem", msg: "integer remainder by zero".into() });
+                            return Err(Error::Arg {
+                                op: "rem",
+                                msg: "integer remainder by zero".into(),
+                            });
                         }
                         map2($a, la, $b, lb, |x: $t, y: $t| {
                             let r = x.wrapping_rem(y);
@@ -112,7 +112,10 @@ impl Binary {
                 _ => return Err(dtype_err(self.name(), "not defined for bool tensors")),
             }),
             (x, y) => {
-                return Err(dtype_err(self.name(), format!("internal: mismatched dtypes {} and {}", x.dtype(), y.dtype())))
+                return Err(dtype_err(
+                    self.name(),
+                    format!("internal: mismatched dtypes {} and {}", x.dtype(), y.dtype()),
+                ))
             }
         })
     }
@@ -195,13 +198,26 @@ impl Tensor {
         if !out_dtype.is_float() || !needs_grad(&[self, other]) {
             return Ok(out);
         }
-        let (sa, sb) = (SavedTensor::new(self), SavedTensor::new(other));
-        let (shape_a, shape_b) = (self.shape().to_vec(), other.shape().to_vec());
+        // add and sub need neither operand in backward: save nothing for them
+        let saves = !matches!(op, Binary::Add | Binary::Sub);
+        let saved = saves.then(|| (SavedTensor::new(self), SavedTensor::new(other)));
+        let (shape_a, shape_b) = (Dims::from_slice(self.shape()), Dims::from_slice(other.shape()));
+        let (da, db) = (self.dtype(), other.dtype());
         Ok(record(op.name(), out, &[self, other], move |_| {
             Box::new(move |g| {
-                let (a, b) = (sa.get()?, sb.get()?);
-                let (ga, gb) = op.vjp(a, b, g)?;
-                Ok(vec![Some(ga.sum_to(&shape_a)?.to_dtype(a.dtype())?), Some(gb.sum_to(&shape_b)?.to_dtype(b.dtype())?)])
+                let (ga, gb) = match &saved {
+                    Some((sa, sb)) => op.vjp(sa.get()?, sb.get()?, g)?,
+                    None => (g.clone(), if op == Binary::Sub { g.neg()? } else { g.clone() }),
+                };
+                let reduce = |t: Tensor, shape: &[usize], d: DType| -> Result<Tensor> {
+                    let t = if t.shape() == shape { t } else { t.sum_to(shape)? };
+                    if t.dtype() == d {
+                        Ok(t)
+                    } else {
+                        t.to_dtype(d)
+                    }
+                };
+                Ok(vec![Some(reduce(ga, &shape_a, da)?), Some(reduce(gb, &shape_b, db)?)])
             })
         }))
     }
@@ -289,7 +305,11 @@ impl Tensor {
                 dims.push((lead + i) as isize);
             }
         }
-        let s = if dims.is_empty() { self.clone() } else { self.sum_dims(&dims, true)? };
+        let s = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum_dims(&dims, true)?
+        };
         s.reshape_to(shape)
     }
 }

@@ -8,7 +8,9 @@ use crate::tensor::Tensor;
 use half::{bf16, f16};
 
 fn cast_slice<S: Elem + Sync, D: StorageElem + Default>(v: &[S], t: &Tensor) -> CpuStorage {
-    D::into_storage(crate::cpu::elementwise::map1(v, t.layout(), |x| D::from_f64(x.to_f64())))
+    D::into_storage(crate::cpu::elementwise::map1(v, t.layout(), |x| {
+        D::from_f64(x.to_f64())
+    }))
 }
 
 fn cast_to<D: StorageElem + Default>(t: &Tensor) -> CpuStorage {

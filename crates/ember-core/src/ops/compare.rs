@@ -112,7 +112,11 @@ impl Tensor {
 
     fn cmp_scalar(&self, v: f64) -> Tensor {
         // compare in the tensor's own dtype unless the scalar needs a float
-        let d = if v.fract() != 0.0 && !self.dtype().is_float() { DType::F64 } else { self.dtype() };
+        let d = if v.fract() != 0.0 && !self.dtype().is_float() {
+            DType::F64
+        } else {
+            self.dtype()
+        };
         Tensor::from_storage(CpuStorage::full(d, 1, v), &[])
     }
 
@@ -127,7 +131,9 @@ impl Tensor {
         let la = a.layout().broadcast_to(op, &shape)?;
         let lb = b.layout().broadcast_to(op, &shape)?;
         let (ga, gb) = (a.read(), b.read());
-        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else { unreachable!() };
+        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else {
+            unreachable!()
+        };
         Ok(Tensor::from_storage(CpuStorage::Bool(map2(x, &la, y, &lb, f)), &shape))
     }
 
@@ -144,7 +150,10 @@ impl Tensor {
         let a = self.as_bool("logical_not")?;
         let g = a.read();
         let CpuStorage::Bool(x) = &*g else { unreachable!() };
-        Ok(Tensor::from_storage(CpuStorage::Bool(map1(x, a.layout(), |v| !v)), self.shape()))
+        Ok(Tensor::from_storage(
+            CpuStorage::Bool(map1(x, a.layout(), |v| !v)),
+            self.shape(),
+        ))
     }
 
     fn float_mask(&self, op: &'static str, f: fn(f64) -> bool) -> Result<Tensor> {
@@ -186,17 +195,14 @@ impl Tensor {
         let lc = cond.layout().broadcast_to(OP, &shape)?;
         let la = ca.layout().broadcast_to(OP, &shape)?;
         let lb = cb.layout().broadcast_to(OP, &shape)?;
-        let c = cond.read();
-        let CpuStorage::Bool(cv) = &*c else { unreachable!() };
-        // select via offsets of the condition zipped with a and b
+        let cv = gather_full(&cond.detach(), &lc);
+        let CpuStorage::Bool(cv) = &cv else { unreachable!() };
         let data = {
             let (ga, gb) = (ca.read(), cb.read());
-            let offs_c = lc.offsets();
             macro_rules! sel {
-                ($x:expr, $y:expr, $V:ident) => {{
-                    let pa = map2($x, &la, $y, &lb, |p, q| (p, q));
-                    CpuStorage::$V(pa.into_iter().zip(offs_c).map(|((p, q), oc)| if cv[oc] { p } else { q }).collect())
-                }};
+                ($x:expr, $y:expr, $V:ident) => {
+                    CpuStorage::$V(select(cv, Operand::of($x, &la), Operand::of($y, &lb)))
+                };
             }
             match (&*ga, &*gb) {
                 (CpuStorage::F32(x), CpuStorage::F32(y)) => sel!(x, y, F32),
@@ -210,7 +216,6 @@ impl Tensor {
                 _ => unreachable!(),
             }
         };
-        drop(c);
         let out = Tensor::from_storage(data, &shape);
         if !needs_grad(&[a, b]) {
             return Ok(out);
@@ -234,9 +239,49 @@ impl Tensor {
         if out.shape() != self.shape() {
             return Err(crate::error::shape_err(
                 "masked_fill",
-                format!("mask of shape {:?} does not broadcast to the tensor's shape {:?}", mask.shape(), self.shape()),
+                format!(
+                    "mask of shape {:?} does not broadcast to the tensor's shape {:?}",
+                    mask.shape(),
+                    self.shape()
+                ),
             ));
         }
         Ok(out)
+    }
+}
+
+/// One side of a selection: a single broadcast value, or every element in row-major order.
+enum Operand<T> {
+    Scalar(T),
+    Full(Vec<T>),
+}
+
+impl<T: Copy> Operand<T> {
+    fn of(v: &[T], l: &crate::shape::Layout) -> Operand<T> {
+        if l.strides.iter().all(|&s| s == 0) {
+            Operand::Scalar(v[l.offset])
+        } else {
+            Operand::Full(crate::cpu::copy::gather(v, l))
+        }
+    }
+}
+
+/// The elements of a (broadcast) view in row-major order.
+fn gather_full(t: &Tensor, l: &crate::shape::Layout) -> CpuStorage {
+    let g = t.read();
+    crate::map_storage!(&*g, v => crate::cpu::copy::gather(v, l))
+}
+
+fn select<T: Copy>(c: &[bool], a: Operand<T>, b: Operand<T>) -> Vec<T> {
+    match (a, b) {
+        (Operand::Scalar(x), Operand::Scalar(y)) => c.iter().map(|&k| if k { x } else { y }).collect(),
+        (Operand::Scalar(x), Operand::Full(y)) => c.iter().zip(y).map(|(&k, y)| if k { x } else { y }).collect(),
+        (Operand::Full(x), Operand::Scalar(y)) => c.iter().zip(x).map(|(&k, x)| if k { x } else { y }).collect(),
+        (Operand::Full(x), Operand::Full(y)) => c
+            .iter()
+            .zip(x)
+            .zip(y)
+            .map(|((&k, x), y)| if k { x } else { y })
+            .collect(),
     }
 }

@@ -23,7 +23,10 @@ impl Tensor {
     }
 
     pub fn zeros_dtype(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        Ok(Tensor::from_storage(CpuStorage::zeros(dtype, shape.iter().product()), shape))
+        Ok(Tensor::from_storage(
+            CpuStorage::zeros(dtype, shape.iter().product()),
+            shape,
+        ))
     }
 
     pub fn ones_dtype(shape: &[usize], dtype: DType) -> Result<Tensor> {
@@ -31,7 +34,10 @@ impl Tensor {
     }
 
     pub fn full_dtype(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
-        Ok(Tensor::from_storage(CpuStorage::full(dtype, shape.iter().product(), value), shape))
+        Ok(Tensor::from_storage(
+            CpuStorage::full(dtype, shape.iter().product(), value),
+            shape,
+        ))
     }
 
     /// Zeros of the same shape and dtype.
@@ -51,17 +57,29 @@ impl Tensor {
     /// `torch.arange(5)`), fractional ones f32.
     pub fn arange(start: f64, end: f64, step: f64) -> Result<Tensor> {
         if step == 0.0 || !step.is_finite() {
-            return Err(arg_err("arange", format!("step must be finite and non-zero, got {step}")));
+            return Err(arg_err(
+                "arange",
+                format!("step must be finite and non-zero, got {step}"),
+            ));
         }
         if (end - start) / step < 0.0 {
-            return Err(arg_err("arange", format!("upper bound {end} and step {step} are inconsistent with start {start}")));
+            return Err(arg_err(
+                "arange",
+                format!("upper bound {end} and step {step} are inconsistent with start {start}"),
+            ));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         let all_int = start.fract() == 0.0 && end.fract() == 0.0 && step.fract() == 0.0;
         Ok(if all_int {
-            Tensor::from_storage(CpuStorage::I64((0..n).map(|i| start as i64 + i as i64 * step as i64).collect()), &[n])
+            Tensor::from_storage(
+                CpuStorage::I64((0..n).map(|i| start as i64 + i as i64 * step as i64).collect()),
+                &[n],
+            )
         } else {
-            Tensor::from_storage(CpuStorage::F32((0..n).map(|i| (start + i as f64 * step) as f32).collect()), &[n])
+            Tensor::from_storage(
+                CpuStorage::F32((0..n).map(|i| (start + i as f64 * step) as f32).collect()),
+                &[n],
+            )
         })
     }
 
@@ -117,17 +135,25 @@ impl Tensor {
     /// Uniform integers in [low, high) as i64.
     pub fn randint(low: i64, high: i64, shape: &[usize]) -> Result<Tensor> {
         if high <= low {
-            return Err(arg_err("randint", format!("high ({high}) must be greater than low ({low})")));
+            return Err(arg_err(
+                "randint",
+                format!("high ({high}) must be greater than low ({low})"),
+            ));
         }
         let n = shape.iter().product();
-        Ok(with_global(|g| Tensor::from_storage(CpuStorage::I64((0..n).map(|_| g.int_range(low, high)).collect()), shape)))
+        Ok(with_global(|g| {
+            Tensor::from_storage(CpuStorage::I64((0..n).map(|_| g.int_range(low, high)).collect()), shape)
+        }))
     }
 
     /// Draw 0/1 with probability given by each element of `self` (a float tensor in [0, 1]).
     pub fn bernoulli(&self) -> Result<Tensor> {
         let p = self.to_vec::<f64>()?;
         if let Some(bad) = p.iter().find(|&&x| !(0.0..=1.0).contains(&x)) {
-            return Err(arg_err("bernoulli", format!("probabilities must be in [0, 1], got {bad}")));
+            return Err(arg_err(
+                "bernoulli",
+                format!("probabilities must be in [0, 1], got {bad}"),
+            ));
         }
         let v: Vec<f64> = with_global(|g| p.iter().map(|&q| (g.uniform() < q) as u8 as f64).collect());
         Tensor::from_vec(v, self.shape())?.to_dtype(self.dtype().to_float())

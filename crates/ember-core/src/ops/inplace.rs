@@ -17,7 +17,11 @@ impl Tensor {
             src.clone()
         };
         // Reading and writing one storage at once would deadlock (and alias): copy first.
-        let src = if src.shares_storage(self) { src.contiguous_data().detach_copy() } else { src };
+        let src = if src.shares_storage(self) {
+            src.contiguous_data().detach_copy()
+        } else {
+            src
+        };
         let ls = src.layout().broadcast_to("copy_", self.shape())?;
         let ld = self.layout().clone();
         let gs = src.read();
@@ -65,7 +69,11 @@ impl Tensor {
         if crate::shape::broadcast_shapes(op, self.shape(), value.shape())?.as_slice() != self.shape() {
             return Err(shape_err(
                 op,
-                format!("output with shape {:?} doesn't match the broadcast shape of {:?}", self.shape(), value.shape()),
+                format!(
+                    "output with shape {:?} doesn't match the broadcast shape of {:?}",
+                    self.shape(),
+                    value.shape()
+                ),
             ));
         }
         self.copy_data_from(value)?;
@@ -101,11 +109,13 @@ impl Tensor {
             let (d, s) = (&mut d[rd], &s[rs]);
             if d.len() >= crate::cpu::PAR_THRESHOLD {
                 use rayon::prelude::*;
-                d.par_chunks_mut(crate::cpu::PAR_CHUNK).zip(s.par_chunks(crate::cpu::PAR_CHUNK)).for_each(|(d, s)| {
-                    for (x, &y) in d.iter_mut().zip(s) {
-                        *x = f(*x, y);
-                    }
-                });
+                d.par_chunks_mut(crate::cpu::PAR_CHUNK)
+                    .zip(s.par_chunks(crate::cpu::PAR_CHUNK))
+                    .for_each(|(d, s)| {
+                        for (x, &y) in d.iter_mut().zip(s) {
+                            *x = f(*x, y);
+                        }
+                    });
             } else {
                 for (x, &y) in d.iter_mut().zip(s) {
                     *x = f(*x, y);
@@ -117,7 +127,13 @@ impl Tensor {
         }
     }
 
-    fn binary_inplace(&self, op: &'static str, other: &Tensor, f: fn(f32, f32) -> f32, slow: impl FnOnce() -> Result<Tensor>) -> Result<()> {
+    fn binary_inplace(
+        &self,
+        op: &'static str,
+        other: &Tensor,
+        f: fn(f32, f32) -> f32,
+        slow: impl FnOnce() -> Result<Tensor>,
+    ) -> Result<()> {
         self.check_inplace(op)?;
         if self.fast_f32_inplace(other, f) {
             self.bump_version();

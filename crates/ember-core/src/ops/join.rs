@@ -18,7 +18,12 @@ impl Tensor {
         let mut total = 0;
         for (i, t) in tensors.iter().enumerate() {
             crate::ops::check_same_device("cat", first, t)?;
-            if t.ndim() != first.ndim() || t.shape().iter().enumerate().any(|(j, &s)| j != d && s != first.shape()[j]) {
+            if t.ndim() != first.ndim()
+                || t.shape()
+                    .iter()
+                    .enumerate()
+                    .any(|(j, &s)| j != d && s != first.shape()[j])
+            {
                 return Err(shape_err(
                     "cat",
                     format!("sizes of tensors must match except in dimension {d}: tensor 0 has shape {:?}, tensor {i} has shape {:?}", first.shape(), t.shape()),
@@ -46,7 +51,11 @@ impl Tensor {
         Ok(record("cat", out, &refs, move |_| {
             Box::new(move |g| {
                 let parts = g.split_sizes(&sizes, d as isize)?;
-                parts.into_iter().zip(&dtypes).map(|(p, &dt)| Ok(Some(p.to_dtype(dt)?))).collect()
+                parts
+                    .into_iter()
+                    .zip(&dtypes)
+                    .map(|(p, &dt)| Ok(Some(p.to_dtype(dt)?)))
+                    .collect()
             })
         }))
     }
@@ -58,7 +67,14 @@ impl Tensor {
         };
         for (i, t) in tensors.iter().enumerate() {
             if t.shape() != first.shape() {
-                return Err(shape_err("stack", format!("stack expects each tensor to be equal size, but got {:?} at entry 0 and {:?} at entry {i}", first.shape(), t.shape())));
+                return Err(shape_err(
+                    "stack",
+                    format!(
+                        "stack expects each tensor to be equal size, but got {:?} at entry 0 and {:?} at entry {i}",
+                        first.shape(),
+                        t.shape()
+                    ),
+                ));
             }
         }
         let d = normalize_dim("stack", dim, first.ndim() + 1)? as isize;

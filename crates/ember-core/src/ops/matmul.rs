@@ -11,9 +11,12 @@ use crate::tensor::Tensor;
 use gemm::Parallelism;
 use half::f16;
 
-/// Parallelism for a product of this many flops: threads only pay off above ~ 2 MFLOP.
+/// Parallelism for a product of this size. Measured here (`ember-bench --example gemm_threads`):
+/// one thread already reaches ~210 GFLOP/s from n = 64 up, and forking to a second thread
+/// halves throughput at n = 128 and only breaks even around n = 512; so threads are used for
+/// large products only.
 fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
-    if m * n * k >= 1 << 18 {
+    if m * n * k >= 1 << 28 {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
         Parallelism::None
@@ -30,7 +33,11 @@ struct Mat {
 
 fn mat_of(l: &Layout, batch_off: usize) -> Mat {
     let nd = l.ndim();
-    Mat { off: l.offset + batch_off, rs: l.strides[nd - 2] as isize, cs: l.strides[nd - 1] as isize }
+    Mat {
+        off: l.offset + batch_off,
+        rs: l.strides[nd - 2] as isize,
+        cs: l.strides[nd - 1] as isize,
+    }
 }
 
 /// C[b] = A[b] @ B[b] for every batch index, with A, B given as (broadcast) layouts of shape
@@ -49,10 +56,13 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
     zero: T,
 ) -> Vec<T> {
     let nb: usize = batch.iter().product();
-    let mut c = vec![T::default(); nb * m * n];
-    if m == 0 || n == 0 {
-        return c;
+    if m == 0 || n == 0 || k == 0 {
+        // gemm may not touch the output when there is nothing to sum: the product is zeros
+        return vec![T::default(); nb * m * n];
     }
+    // gemm (read_dst = false) writes every element of each m x n block, so the output needs no
+    // zero-fill pass; the buffer is only reached through raw pointers until then.
+    let mut c: Vec<T> = Vec::with_capacity(nb * m * n);
     let batch_strides = |l: &Layout| -> Vec<usize> { l.strides[..batch.len()].to_vec() };
     let (sa, sb) = (batch_strides(la), batch_strides(lb));
     let par = parallelism(m, n, k);
@@ -64,7 +74,8 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
             ob += idx[d] * sb[d];
         }
         let (ma, mb) = (mat_of(la, oa), mat_of(lb, ob));
-        let dst = &mut c[bi * m * n..(bi + 1) * m * n];
+        // SAFETY: bi * m * n + m * n <= capacity.
+        let dst = unsafe { c.as_mut_ptr().add(bi * m * n) };
         // SAFETY: the offsets and strides come from layouts validated against these buffers;
         // every (i, j) index below m x k / k x n stays inside them, and dst is m x n row-major.
         unsafe {
@@ -72,7 +83,7 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
                 m,
                 n,
                 k,
-                dst.as_mut_ptr(),
+                dst,
                 1,
                 n as isize,
                 false,
@@ -98,6 +109,8 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
             idx[d] = 0;
         }
     }
+    // SAFETY: every one of the nb blocks of m * n elements was written by gemm above.
+    unsafe { c.set_len(nb * m * n) };
     c
 }
 
@@ -115,7 +128,14 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = (self, other);
         if a.ndim() == 0 || b.ndim() == 0 {
-            return Err(shape_err("matmul", format!("both arguments need at least 1 dim, got shapes {:?} and {:?}", a.shape(), b.shape())));
+            return Err(shape_err(
+                "matmul",
+                format!(
+                    "both arguments need at least 1 dim, got shapes {:?} and {:?}",
+                    a.shape(),
+                    b.shape()
+                ),
+            ));
         }
         let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
         let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
@@ -141,7 +161,14 @@ impl Tensor {
             ));
         }
         if a.dtype() != b.dtype() {
-            return Err(dtype_err("matmul", format!("expected both operands to have the same dtype, got {} and {}", a.dtype(), b.dtype())));
+            return Err(dtype_err(
+                "matmul",
+                format!(
+                    "expected both operands to have the same dtype, got {} and {}",
+                    a.dtype(),
+                    b.dtype()
+                ),
+            ));
         }
         let batch = broadcast_shapes("matmul", &a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])?;
         let mut sa = batch.to_vec();
@@ -153,8 +180,12 @@ impl Tensor {
         let data = {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {
-                (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0)),
-                (CpuStorage::F64(x), CpuStorage::F64(y)) => CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0)),
+                (CpuStorage::F32(x), CpuStorage::F32(y)) => {
+                    CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
+                }
+                (CpuStorage::F64(x), CpuStorage::F64(y)) => {
+                    CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
+                }
                 (CpuStorage::F16(x), CpuStorage::F16(y)) => {
                     CpuStorage::F16(batched_gemm(x, &la, y, &lb, &batch, m, k, n, f16::ONE, f16::ZERO))
                 }
@@ -162,7 +193,10 @@ impl Tensor {
                     drop((ga, gb));
                     // gemm has no bf16 kernel: compute in f32 (bf16 -> f32 is exact) and round once
                     let _ng = crate::autograd::no_grad();
-                    let r = a.to_dtype(DType::F32)?.matmul(&b.to_dtype(DType::F32)?)?.to_dtype(DType::BF16)?;
+                    let r = a
+                        .to_dtype(DType::F32)?
+                        .matmul(&b.to_dtype(DType::F32)?)?
+                        .to_dtype(DType::BF16)?;
                     drop(_ng);
                     return Ok(self.finish_matmul(r, other));
                 }
@@ -194,7 +228,14 @@ impl Tensor {
     /// 2-D matrix product (errors on other ranks).
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 2 || other.ndim() != 2 {
-            return Err(shape_err("mm", format!("expected 2-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "mm",
+                format!(
+                    "expected 2-D operands, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.matmul(other)
     }
@@ -202,7 +243,14 @@ impl Tensor {
     /// Batched matrix product of two 3-D tensors with the same batch size.
     pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 3 || other.ndim() != 3 || self.shape()[0] != other.shape()[0] {
-            return Err(shape_err("bmm", format!("expected 3-D operands with equal batch, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "bmm",
+                format!(
+                    "expected 3-D operands with equal batch, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.matmul(other)
     }
@@ -210,7 +258,14 @@ impl Tensor {
     /// Outer product of two 1-D tensors.
     pub fn outer(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || other.ndim() != 1 {
-            return Err(shape_err("outer", format!("expected 1-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "outer",
+                format!(
+                    "expected 1-D operands, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.unsqueeze(1)?.mul(&other.unsqueeze(0)?)
     }
@@ -218,7 +273,14 @@ impl Tensor {
     /// Dot product of two 1-D tensors.
     pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || other.ndim() != 1 {
-            return Err(shape_err("dot", format!("expected 1-D operands, got shapes {:?} and {:?}", self.shape(), other.shape())));
+            return Err(shape_err(
+                "dot",
+                format!(
+                    "expected 1-D operands, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            ));
         }
         self.matmul(other)
     }

@@ -30,7 +30,11 @@ pub(crate) fn check_same_device(op: &'static str, a: &Tensor, b: &Tensor) -> Res
     if a.device() != b.device() {
         return Err(Error::Device {
             op,
-            msg: format!("expected all tensors to be on the same device, but found {} and {}", a.device(), b.device()),
+            msg: format!(
+                "expected all tensors to be on the same device, but found {} and {}",
+                a.device(),
+                b.device()
+            ),
         });
     }
     Ok(())

@@ -33,7 +33,10 @@ pub(crate) fn reduce_dims(op: &'static str, dims: &[isize], ndim: usize) -> Resu
             continue;
         }
         if v.contains(&d) {
-            return Err(shape_err(op, format!("dim {d} appears multiple times in the list of dims")));
+            return Err(shape_err(
+                op,
+                format!("dim {d} appears multiple times in the list of dims"),
+            ));
         }
         v.push(d);
     }
@@ -66,7 +69,11 @@ pub(crate) fn canonical(t: &Tensor, dims: &[usize]) -> Result<(Tensor, usize, us
         let (first, last) = (dims[0], *dims.last().unwrap());
         let outer: usize = shape[..first].iter().product();
         let red: usize = shape[first..=last].iter().product();
-        let inner = if red == 0 || outer == 0 { 0 } else { total / (outer * red) };
+        let inner = if red == 0 || outer == 0 {
+            0
+        } else {
+            total / (outer * red)
+        };
         return Ok((t.clone(), outer, red, inner));
     }
     let keep: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
@@ -148,7 +155,10 @@ impl Tensor {
             _ => self.clone(),
         };
         if matches!(op, Reduce::Max | Reduce::Min) && dims.iter().any(|&d| self.shape()[d] == 0) {
-            return Err(shape_err(name, format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape())));
+            return Err(shape_err(
+                name,
+                format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape()),
+            ));
         }
         let (c, outer, red, inner) = canonical(&src.detach(), dims)?;
         let g = c.read();
@@ -159,8 +169,22 @@ impl Tensor {
                 CpuStorage::$V(match op {
                     Reduce::Sum => reduce_kernel(x, outer, red, inner, $zero, |a, b| a + b),
                     Reduce::Prod => reduce_kernel(x, outer, red, inner, $one, |a, b| a * b),
-                    Reduce::Max => reduce_kernel(x, outer, red, inner, $lo, |a, b| if b > a || b != b { b } else { a }),
-                    Reduce::Min => reduce_kernel(x, outer, red, inner, $hi, |a, b| if b < a || b != b { b } else { a }),
+                    Reduce::Max => reduce_kernel(
+                        x,
+                        outer,
+                        red,
+                        inner,
+                        $lo,
+                        |a, b| if b > a || b != b { b } else { a },
+                    ),
+                    Reduce::Min => reduce_kernel(
+                        x,
+                        outer,
+                        red,
+                        inner,
+                        $hi,
+                        |a, b| if b < a || b != b { b } else { a },
+                    ),
                 })
             }};
         }
@@ -212,7 +236,13 @@ impl Tensor {
     /// Mean over `dims` (empty = all); integer inputs are an error, as in PyTorch.
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Err(dtype_err("mean", format!("could not infer output dtype: input dtype should be floating point, got {}", self.dtype())));
+            return Err(dtype_err(
+                "mean",
+                format!(
+                    "could not infer output dtype: input dtype should be floating point, got {}",
+                    self.dtype()
+                ),
+            ));
         }
         let d = reduce_dims("mean", dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
@@ -251,7 +281,10 @@ impl Tensor {
                 let one_zero_pos = x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?)?;
                 let grad_in = Tensor::where_(&one_zero_pos, &p_nonzero.broadcast_to(x.shape())?, &no_zero)?;
                 let grad_in = grad_in.masked_fill(&zeros.gt_scalar(1.0)?.broadcast_to(x.shape())?, 0.0)?;
-                let grad_in = grad_in.masked_fill(&x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?.logical_not()?)?, 0.0)?;
+                let grad_in = grad_in.masked_fill(
+                    &x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?.logical_not()?)?,
+                    0.0,
+                )?;
                 Ok(vec![Some(g.reshape_to(&kept)?.mul(&grad_in)?)])
             })
         }))

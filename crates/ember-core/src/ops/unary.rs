@@ -40,7 +40,10 @@ pub enum Unary {
     /// GELU with the tanh approximation.
     GeluTanh,
     Silu,
-    Softplus { beta: f64, threshold: f64 },
+    Softplus {
+        beta: f64,
+        threshold: f64,
+    },
     Erf,
     Floor,
     Ceil,
@@ -96,7 +99,10 @@ impl Unary {
     /// Ops that map integers to integers (the rest promote integer inputs to f32).
     fn keeps_int(self) -> bool {
         use Unary::*;
-        matches!(self, Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round | Clamp(..))
+        matches!(
+            self,
+            Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round | Clamp(..)
+        )
     }
 
     /// Ops whose gradient is zero almost everywhere.
@@ -134,7 +140,7 @@ impl Unary {
             Tan => map1(x, l, |v: T| v.tan()),
             Tanh => map1(x, l, |v: T| v.tanh()),
             Sigmoid => map1(x, l, |v: T| T::ONE / (T::ONE + (-v).exp())),
-            Relu => map1(x, l, |v: T| if v > T::ZERO { v } else if v.is_nan() { v } else { T::ZERO }),
+            Relu => map1(x, l, |v: T| if v > T::ZERO || v.is_nan() { v } else { T::ZERO }),
             LeakyRelu(s) => {
                 let s = c(s);
                 map1(x, l, move |v: T| if v > T::ZERO { v } else { v * s })
@@ -150,7 +156,13 @@ impl Unary {
             Silu => map1(x, l, |v: T| v / (T::ONE + (-v).exp())),
             Softplus { beta, threshold } => {
                 let (b, th) = (c(beta), c(threshold));
-                map1(x, l, move |v: T| if v * b > th { v } else { (T::ONE + (v * b).exp()).ln() / b })
+                map1(x, l, move |v: T| {
+                    if v * b > th {
+                        v
+                    } else {
+                        (T::ONE + (v * b).exp()).ln() / b
+                    }
+                })
             }
             Erf => map1(x, l, |v: T| v.erf()),
             Floor => map1(x, l, |v: T| v.floor()),
@@ -190,14 +202,34 @@ impl Unary {
                 let l = t.layout();
                 Some(CpuStorage::$V(match self {
                     Neg => map1($v, l, |x: $ty| (0 as $ty).wrapping_sub(x)),
-                    Abs => map1($v, l, |x: $ty| if x < (0 as $ty) { (0 as $ty).wrapping_sub(x) } else { x }),
-                    Sign => map1($v, l, |x: $ty| if x > (0 as $ty) { 1 } else if x < (0 as $ty) { (0 as $ty).wrapping_sub(1) } else { 0 }),
+                    Abs => map1($v, l, |x: $ty| {
+                        if x < (0 as $ty) {
+                            (0 as $ty).wrapping_sub(x)
+                        } else {
+                            x
+                        }
+                    }),
+                    Sign => map1($v, l, |x: $ty| {
+                        if x > (0 as $ty) {
+                            1
+                        } else if x < (0 as $ty) {
+                            (0 as $ty).wrapping_sub(1)
+                        } else {
+                            0
+                        }
+                    }),
                     Square => map1($v, l, |x: $ty| x.wrapping_mul(x)),
                     Relu => map1($v, l, |x: $ty| if x > (0 as $ty) { x } else { 0 }),
                     Floor | Ceil | Round => map1($v, l, |x: $ty| x),
                     Clamp(lo, hi) => map1($v, l, move |x: $ty| {
                         let xf = x as f64;
-                        if xf < lo { lo as $ty } else if xf > hi { hi as $ty } else { x }
+                        if xf < lo {
+                            lo as $ty
+                        } else if xf > hi {
+                            hi as $ty
+                        } else {
+                            x
+                        }
                     }),
                     _ => return None,
                 }))
@@ -250,14 +282,23 @@ impl Unary {
             }
             Gelu => {
                 let cdf = x.mul_scalar(FRAC_1_SQRT_2)?.erf()?.add_scalar(1.0)?.mul_scalar(0.5)?;
-                let pdf = x.square()?.mul_scalar(-0.5)?.exp()?.mul_scalar(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)?;
+                let pdf = x
+                    .square()?
+                    .mul_scalar(-0.5)?
+                    .exp()?
+                    .mul_scalar(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)?;
                 g.mul(&cdf.add(&x.mul(&pdf)?)?)
             }
             GeluTanh => {
                 let x2 = x.square()?;
-                let inner = x.mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?.mul_scalar(SQRT_2_OVER_PI)?;
+                let inner = x
+                    .mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?
+                    .mul_scalar(SQRT_2_OVER_PI)?;
                 let t = inner.tanh()?;
-                let dinner = x2.mul_scalar(3.0 * 0.044715)?.add_scalar(1.0)?.mul_scalar(SQRT_2_OVER_PI)?;
+                let dinner = x2
+                    .mul_scalar(3.0 * 0.044715)?
+                    .add_scalar(1.0)?
+                    .mul_scalar(SQRT_2_OVER_PI)?;
                 let left = t.add_scalar(1.0)?.mul_scalar(0.5)?;
                 let right = x.mul(&t.square()?.rsub_scalar(1.0)?)?.mul(&dinner)?.mul_scalar(0.5)?;
                 g.mul(&left.add(&right)?)
@@ -397,6 +438,9 @@ impl Tensor {
     }
     /// Clamp to `[min, max]`; `None` leaves that side open.
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
-        self.unary(Unary::Clamp(min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY)))
+        self.unary(Unary::Clamp(
+            min.unwrap_or(f64::NEG_INFINITY),
+            max.unwrap_or(f64::INFINITY),
+        ))
     }
 }

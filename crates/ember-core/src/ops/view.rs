@@ -25,23 +25,39 @@ pub struct SliceArg {
 impl SliceArg {
     /// The whole dimension (`:`).
     pub fn full() -> SliceArg {
-        SliceArg { start: 0, end: None, step: 1 }
+        SliceArg {
+            start: 0,
+            end: None,
+            step: 1,
+        }
     }
 }
 
 impl From<std::ops::Range<isize>> for SliceArg {
     fn from(r: std::ops::Range<isize>) -> Self {
-        SliceArg { start: r.start, end: Some(r.end), step: 1 }
+        SliceArg {
+            start: r.start,
+            end: Some(r.end),
+            step: 1,
+        }
     }
 }
 impl From<std::ops::RangeFrom<isize>> for SliceArg {
     fn from(r: std::ops::RangeFrom<isize>) -> Self {
-        SliceArg { start: r.start, end: None, step: 1 }
+        SliceArg {
+            start: r.start,
+            end: None,
+            step: 1,
+        }
     }
 }
 impl From<std::ops::RangeTo<isize>> for SliceArg {
     fn from(r: std::ops::RangeTo<isize>) -> Self {
-        SliceArg { start: 0, end: Some(r.end), step: 1 }
+        SliceArg {
+            start: 0,
+            end: Some(r.end),
+            step: 1,
+        }
     }
 }
 impl From<std::ops::RangeFull> for SliceArg {
@@ -57,7 +73,10 @@ pub fn s(start: isize, end: Option<isize>, step: usize) -> SliceArg {
 
 fn slice_layout(op: &'static str, l: &Layout, dim: usize, a: SliceArg) -> Result<Layout> {
     if a.step == 0 {
-        return Err(Error::Arg { op, msg: "slice step must be positive".into() });
+        return Err(Error::Arg {
+            op,
+            msg: "slice step must be positive".into(),
+        });
     }
     let n = l.shape[dim] as isize;
     let clamp = |v: isize| -> isize {
@@ -111,10 +130,18 @@ impl Tensor {
         if start + len > self.shape()[d] {
             return Err(shape_err(
                 "narrow",
-                format!("start ({start}) + length ({len}) exceeds dimension {d} of size {} (shape {:?})", self.shape()[d], self.shape()),
+                format!(
+                    "start ({start}) + length ({len}) exceeds dimension {d} of size {} (shape {:?})",
+                    self.shape()[d],
+                    self.shape()
+                ),
             ));
         }
-        let a = SliceArg { start: start as isize, end: Some((start + len) as isize), step: 1 };
+        let a = SliceArg {
+            start: start as isize,
+            end: Some((start + len) as isize),
+            step: 1,
+        };
         self.slicing_view("narrow", Arc::new(move |l| slice_layout("narrow", l, d, a)))
     }
 
@@ -128,7 +155,10 @@ impl Tensor {
     /// Slice every leading dimension at once: `x.i(&[s(0, None, 2), (1..3).into()])`.
     pub fn i(&self, args: &[SliceArg]) -> Result<Tensor> {
         if args.len() > self.ndim() {
-            return Err(shape_err("i", format!("too many indices ({}) for a tensor of {} dims", args.len(), self.ndim())));
+            return Err(shape_err(
+                "i",
+                format!("too many indices ({}) for a tensor of {} dims", args.len(), self.ndim()),
+            ));
         }
         let args = args.to_vec();
         self.slicing_view(
@@ -149,7 +179,10 @@ impl Tensor {
         let n = self.shape()[d] as isize;
         let i = if index < 0 { index + n } else { index };
         if i < 0 || i >= n {
-            return Err(crate::error::index_err("select", format!("index {index} is out of bounds for dimension {d} with size {n}")));
+            return Err(crate::error::index_err(
+                "select",
+                format!("index {index} is out of bounds for dimension {d} with size {n}"),
+            ));
         }
         self.slicing_view(
             "select",
@@ -173,14 +206,24 @@ impl Tensor {
         if shape.as_slice() == self.shape() {
             return Ok(self.clone());
         }
-        let src = if self.is_contiguous() { self.clone() } else { self.contiguous() };
-        let layout = Layout { shape: shape.clone(), strides: contiguous_strides(&shape), offset: src.offset() };
+        let src = if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.contiguous()
+        };
+        let layout = Layout {
+            shape: shape.clone(),
+            strides: contiguous_strides(&shape),
+            offset: src.offset(),
+        };
         let out = src.view_with_layout(layout);
         if !needs_grad(&[&src]) {
             return Ok(out);
         }
         let in_shape: Vec<isize> = src.shape().iter().map(|&x| x as isize).collect();
-        Ok(record(op, out, &[&src], move |_| Box::new(move |g| Ok(vec![Some(g.reshape(&in_shape)?)]))))
+        Ok(record(op, out, &[&src], move |_| {
+            Box::new(move |g| Ok(vec![Some(g.reshape(&in_shape)?)]))
+        }))
     }
 
     /// `reshape` with a fully known shape.
@@ -208,7 +251,10 @@ impl Tensor {
     pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
         let nd = self.ndim();
         if dims.len() != nd {
-            return Err(shape_err("permute", format!("got {} dims for a tensor of shape {:?}", dims.len(), self.shape())));
+            return Err(shape_err(
+                "permute",
+                format!("got {} dims for a tensor of shape {:?}", dims.len(), self.shape()),
+            ));
         }
         let mut perm = Vec::with_capacity(nd);
         let mut seen = vec![false; nd];
@@ -234,7 +280,9 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inv[p] = i as isize;
         }
-        Ok(record("permute", out, &[self], move |_| Box::new(move |g| Ok(vec![Some(g.permute(&inv)?)]))))
+        Ok(record("permute", out, &[self], move |_| {
+            Box::new(move |g| Ok(vec![Some(g.permute(&inv)?)]))
+        }))
     }
 
     /// Swap two dims, as a view.
@@ -260,12 +308,24 @@ impl Tensor {
     /// Broadcast to a larger shape without copying (stride 0 on expanded dims); `-1` keeps a dim.
     pub fn expand(&self, shape: &[isize]) -> Result<Tensor> {
         let lead = shape.len().checked_sub(self.ndim()).ok_or_else(|| {
-            shape_err("expand", format!("the expanded shape {shape:?} has fewer dims than the tensor's {:?}", self.shape()))
+            shape_err(
+                "expand",
+                format!(
+                    "the expanded shape {shape:?} has fewer dims than the tensor's {:?}",
+                    self.shape()
+                ),
+            )
         })?;
         let target: Dims = shape
             .iter()
             .enumerate()
-            .map(|(i, &s)| if s < 0 && i >= lead { self.shape()[i - lead] } else { s.max(0) as usize })
+            .map(|(i, &s)| {
+                if s < 0 && i >= lead {
+                    self.shape()[i - lead]
+                } else {
+                    s.max(0) as usize
+                }
+            })
             .collect();
         self.broadcast_to(&target)
     }
@@ -281,7 +341,9 @@ impl Tensor {
             return Ok(out);
         }
         let in_shape = self.shape().to_vec();
-        Ok(record("expand", out, &[self], move |_| Box::new(move |g| Ok(vec![Some(g.sum_to(&in_shape)?)]))))
+        Ok(record("expand", out, &[self], move |_| {
+            Box::new(move |g| Ok(vec![Some(g.sum_to(&in_shape)?)]))
+        }))
     }
 
     /// Insert a dim of size 1 at `dim`.
@@ -301,7 +363,13 @@ impl Tensor {
         if self.shape()[d] != 1 {
             return Ok(self.clone());
         }
-        let shape: Vec<isize> = self.shape().iter().enumerate().filter(|&(i, _)| i != d).map(|(_, &x)| x as isize).collect();
+        let shape: Vec<isize> = self
+            .shape()
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != d)
+            .map(|(_, &x)| x as isize)
+            .collect();
         self.reshape(&shape)
     }
 
@@ -344,14 +412,22 @@ impl Tensor {
             return Err(shape_err("split", "split size must be positive"));
         }
         let n = self.shape()[d];
-        (0..n.div_ceil(size).max(1)).map(|i| self.narrow(d as isize, i * size, size.min(n - i * size))).collect()
+        (0..n.div_ceil(size).max(1))
+            .map(|i| self.narrow(d as isize, i * size, size.min(n - i * size)))
+            .collect()
     }
 
     /// Split into pieces of the given sizes along `dim`, as views.
     pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
         let d = normalize_dim("split", dim, self.ndim())?;
         if sizes.iter().sum::<usize>() != self.shape()[d] {
-            return Err(shape_err("split", format!("sizes {sizes:?} do not sum to dimension {d} of size {}", self.shape()[d])));
+            return Err(shape_err(
+                "split",
+                format!(
+                    "sizes {sizes:?} do not sum to dimension {d} of size {}",
+                    self.shape()[d]
+                ),
+            ));
         }
         let mut start = 0;
         sizes
@@ -392,12 +468,18 @@ pub(crate) fn infer_shape(op: &'static str, spec: &[isize], numel: usize, from: 
     }
     let mut out: Dims = spec.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
-            return Err(shape_err(op, format!("shape {spec:?} is invalid for input of size {numel} (shape {from:?})")));
+        if known == 0 || !numel.is_multiple_of(known) {
+            return Err(shape_err(
+                op,
+                format!("shape {spec:?} is invalid for input of size {numel} (shape {from:?})"),
+            ));
         }
         out[i] = numel / known;
     } else if known != numel {
-        return Err(shape_err(op, format!("shape {spec:?} is invalid for input of size {numel} (shape {from:?})")));
+        return Err(shape_err(
+            op,
+            format!("shape {spec:?} is invalid for input of size {numel} (shape {from:?})"),
+        ));
     }
     Ok(out)
 }
