@@ -53,15 +53,10 @@ impl Collate for Vec<Tensor> {
         if let Some((i, bad)) = items.iter().enumerate().find(|(_, v)| v.len() != width) {
             return Err(crate::error::arg_err(
                 "collate",
-                format!(
-                    "sample 0 has {width} tensors but sample {i} has {}",
-                    bad.len()
-                ),
+                format!("sample 0 has {width} tensors but sample {i} has {}", bad.len()),
             ));
         }
-        let mut columns: Vec<Vec<Tensor>> = (0..width)
-            .map(|_| Vec::with_capacity(items.len()))
-            .collect();
+        let mut columns: Vec<Vec<Tensor>> = (0..width).map(|_| Vec::with_capacity(items.len())).collect();
         for item in items {
             for (col, t) in columns.iter_mut().zip(item) {
                 col.push(t);

@@ -94,11 +94,7 @@ impl<D: Dataset> Dataset for Subset<D> {
 /// let parts = random_split(ds, &[8, 2], 0).unwrap();
 /// assert_eq!((parts[0].len(), parts[1].len()), (8, 2));
 /// ```
-pub fn random_split<D: Dataset>(
-    dataset: D,
-    lengths: &[usize],
-    seed: u64,
-) -> Result<Vec<Subset<D>>> {
+pub fn random_split<D: Dataset>(dataset: D, lengths: &[usize], seed: u64) -> Result<Vec<Subset<D>>> {
     let dataset = Arc::new(dataset);
     let total: usize = lengths.iter().sum();
     if total != dataset.len() {
@@ -181,10 +177,7 @@ impl<D: Dataset> Dataset for ConcatDataset<D> {
     where
         D::Item: Collate,
     {
-        let located = indices
-            .iter()
-            .map(|&i| self.locate(i))
-            .collect::<Result<Vec<_>>>()?;
+        let located = indices.iter().map(|&i| self.locate(i)).collect::<Result<Vec<_>>>()?;
         if let Some(&(part, _)) = located.first() {
             if located.iter().all(|&(p, _)| p == part) {
                 let inner: Vec<usize> = located.iter().map(|&(_, i)| i).collect();

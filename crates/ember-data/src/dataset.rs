@@ -41,10 +41,7 @@ pub trait Dataset: Send + Sync {
     where
         Self::Item: Collate,
     {
-        let items = indices
-            .iter()
-            .map(|&i| self.get(i))
-            .collect::<Result<Vec<_>>>()?;
+        let items = indices.iter().map(|&i| self.get(i)).collect::<Result<Vec<_>>>()?;
         Self::Item::collate(items)
     }
 

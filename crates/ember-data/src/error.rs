@@ -14,10 +14,7 @@ pub(crate) fn file_err(path: &Path, msg: impl Into<String>) -> Error {
 
 /// An invalid argument to a data function.
 pub(crate) fn arg_err(op: &'static str, msg: impl Into<String>) -> Error {
-    Error::Arg {
-        op,
-        msg: msg.into(),
-    }
+    Error::Arg { op, msg: msg.into() }
 }
 
 /// Mix a seed with stream numbers (epoch, sample index, ...) into a new seed, so that each

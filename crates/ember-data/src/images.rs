@@ -37,12 +37,7 @@ pub struct ImageClassDataset {
 
 impl ImageClassDataset {
     /// `pixels` holds `labels.len()` images of shape `chw`; labels must index `classes`.
-    pub fn new(
-        pixels: Vec<u8>,
-        labels: Vec<i64>,
-        chw: [usize; 3],
-        classes: Vec<String>,
-    ) -> Result<ImageClassDataset> {
+    pub fn new(pixels: Vec<u8>, labels: Vec<i64>, chw: [usize; 3], classes: Vec<String>) -> Result<ImageClassDataset> {
         const OP: &str = "ImageClassDataset";
         let per = chw.iter().product::<usize>();
         if per == 0 || pixels.len() != labels.len() * per {
@@ -63,10 +58,7 @@ impl ImageClassDataset {
         {
             return Err(arg_err(
                 OP,
-                format!(
-                    "label {l} of image {i} is not one of the {} classes",
-                    classes.len()
-                ),
+                format!("label {l} of image {i} is not one of the {} classes", classes.len()),
             ));
         }
         let c = chw[0];
@@ -97,10 +89,7 @@ impl ImageClassDataset {
                 ),
             ));
         }
-        if let Some(s) = std
-            .iter()
-            .find(|s| s.is_nan() || **s <= 0.0 || s.is_infinite())
-        {
+        if let Some(s) = std.iter().find(|s| s.is_nan() || **s <= 0.0 || s.is_infinite()) {
             return Err(arg_err(
                 "ImageClassDataset::normalize",
                 format!("standard deviations must be positive, got {s}"),
@@ -174,10 +163,7 @@ impl Dataset for ImageClassDataset {
         check_index("ImageClassDataset", index, self.len())?;
         let mut x = Vec::with_capacity(self.chw.iter().product());
         self.push_image(index, &mut x);
-        Ok((
-            Tensor::from_vec(x, &self.chw)?,
-            Tensor::scalar(self.labels[index]),
-        ))
+        Ok((Tensor::from_vec(x, &self.chw)?, Tensor::scalar(self.labels[index])))
     }
 
     fn get_batch(&self, indices: &[usize]) -> Result<(Tensor, Tensor)>

@@ -164,8 +164,7 @@ impl<B> Iterator for IterBatches<B> {
                     // the producer is done; report it if it died instead of finishing
                     rx.take();
                     let panicked = self.handle.take().is_some_and(|h| h.join().is_err());
-                    panicked
-                        .then(|| Err(arg_err("IterableLoader", "the dataset's iterator panicked")))
+                    panicked.then(|| Err(arg_err("IterableLoader", "the dataset's iterator panicked")))
                 }
             },
         }

@@ -286,12 +286,7 @@ impl<B: Send + 'static> Batches<B> {
                 });
             match spawned {
                 Ok(h) => handles.push(h),
-                Err(e) => {
-                    return Batches::failed(arg_err(
-                        "DataLoader",
-                        format!("cannot start a worker thread: {e}"),
-                    ))
-                }
+                Err(e) => return Batches::failed(arg_err("DataLoader", format!("cannot start a worker thread: {e}"))),
             }
             receivers.push(rx);
         }
@@ -317,9 +312,7 @@ impl<B> Iterator for Batches<B> {
         match &mut self.inner {
             Inner::Inline { plan, fetch } => plan.next().map(|idx| fetch(&idx)),
             Inner::Failed(e) => e.take().map(Err),
-            Inner::Workers {
-                receivers, next, ..
-            } => {
+            Inner::Workers { receivers, next, .. } => {
                 let k = *next;
                 *next += 1;
                 match receivers[k % receivers.len()].recv() {
@@ -345,10 +338,7 @@ impl<B> ExactSizeIterator for Batches<B> {}
 
 impl<B> Drop for Batches<B> {
     fn drop(&mut self) {
-        if let Inner::Workers {
-            receivers, handles, ..
-        } = &mut self.inner
-        {
+        if let Inner::Workers { receivers, handles, .. } = &mut self.inner {
             receivers.clear(); // wakes workers blocked on a full channel
             for h in handles.drain(..) {
                 let _ = h.join();

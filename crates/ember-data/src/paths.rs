@@ -105,5 +105,10 @@ pub fn shakespeare_file(flag: Option<&Path>) -> Result<PathBuf> {
     if plain.is_file() {
         return Ok(plain);
     }
-    Err(file_err(&dir, format!("the Shakespeare corpus (shakespeare-42-plays.txt[.gz]) is not here; pass --data-dir DIR or set {ENV_VAR}")))
+    Err(file_err(
+        &dir,
+        format!(
+            "the Shakespeare corpus (shakespeare-42-plays.txt[.gz]) is not here; pass --data-dir DIR or set {ENV_VAR}"
+        ),
+    ))
 }

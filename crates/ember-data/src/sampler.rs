@@ -108,18 +108,9 @@ pub struct WeightedRandomSampler {
 }
 
 impl WeightedRandomSampler {
-    pub fn new(
-        weights: Vec<f64>,
-        num_samples: usize,
-        replacement: bool,
-        seed: u64,
-    ) -> Result<WeightedRandomSampler> {
+    pub fn new(weights: Vec<f64>, num_samples: usize, replacement: bool, seed: u64) -> Result<WeightedRandomSampler> {
         const OP: &str = "WeightedRandomSampler";
-        if let Some((i, w)) = weights
-            .iter()
-            .enumerate()
-            .find(|(_, w)| !w.is_finite() || **w < 0.0)
-        {
+        if let Some((i, w)) = weights.iter().enumerate().find(|(_, w)| !w.is_finite() || **w < 0.0) {
             return Err(arg_err(
                 OP,
                 format!("weights must be finite and non-negative, but weight {i} is {w}"),
@@ -176,10 +167,7 @@ impl Sampler for WeightedRandomSampler {
                 .map(|(i, &w)| ((1.0 - g.uniform()).ln() / w, i))
                 .collect();
             keys.sort_by(|a, b| b.0.total_cmp(&a.0));
-            keys.into_iter()
-                .take(self.num_samples)
-                .map(|(_, i)| i)
-                .collect()
+            keys.into_iter().take(self.num_samples).map(|(_, i)| i).collect()
         }
     }
 

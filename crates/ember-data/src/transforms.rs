@@ -43,10 +43,7 @@ impl Transform for ToTensor {
             _ => {
                 return Err(arg_err(
                     "ToTensor",
-                    format!(
-                        "expected an image of shape [H, W] or [H, W, C], got {:?}",
-                        x.shape()
-                    ),
+                    format!("expected an image of shape [H, W] or [H, W, C], got {:?}", x.shape()),
                 ))
             }
         };
@@ -134,11 +131,7 @@ pub struct RandomCrop {
 
 impl RandomCrop {
     pub fn new(height: usize, width: usize, padding: usize) -> RandomCrop {
-        RandomCrop {
-            height,
-            width,
-            padding,
-        }
+        RandomCrop { height, width, padding }
     }
 }
 
@@ -294,10 +287,7 @@ where
 
     fn get(&self, index: usize) -> Result<(Tensor, T)> {
         let (x, y) = self.dataset.get(index)?;
-        let mut rng = Generator::new(mix_seed(
-            self.seed,
-            &[self.epoch.load(Ordering::Relaxed), index as u64],
-        ));
+        let mut rng = Generator::new(mix_seed(self.seed, &[self.epoch.load(Ordering::Relaxed), index as u64]));
         Ok((self.transform.apply(x, &mut rng)?, y))
     }
 

@@ -2,8 +2,8 @@
 
 use ember_core::{Result, Tensor};
 use ember_data::{
-    random_split, ConcatDataset, DataLoader, Dataset, RandomSampler, Sampler, Subset,
-    TensorDataset, WeightedRandomSampler,
+    random_split, ConcatDataset, DataLoader, Dataset, RandomSampler, Sampler, Subset, TensorDataset,
+    WeightedRandomSampler,
 };
 
 /// Samples whose input is their own index, so batches show which indices they hold.
@@ -16,10 +16,7 @@ fn indexed(n: usize) -> TensorDataset {
     TensorDataset::new(x, y).unwrap()
 }
 
-fn epoch_indices<D: Dataset<Item = (Tensor, Tensor)> + 'static>(
-    loader: &DataLoader<D>,
-    epoch: u64,
-) -> Vec<Vec<i64>> {
+fn epoch_indices<D: Dataset<Item = (Tensor, Tensor)> + 'static>(loader: &DataLoader<D>, epoch: u64) -> Vec<Vec<i64>> {
     loader
         .epoch(epoch)
         .map(|b| b.unwrap().1.to_vec::<i64>().unwrap())
@@ -36,10 +33,7 @@ fn sequential_batches_cover_everything_in_order() {
     );
     let loader = DataLoader::new(indexed(10), 4).drop_last(true);
     assert_eq!(loader.len(), 2);
-    assert_eq!(
-        epoch_indices(&loader, 0).concat(),
-        (0..8).collect::<Vec<i64>>()
-    );
+    assert_eq!(epoch_indices(&loader, 0).concat(), (0..8).collect::<Vec<i64>>());
 }
 
 #[test]
@@ -49,15 +43,9 @@ fn shuffle_is_a_permutation_reproducible_from_the_seed() {
         .shuffle_seed(123)
         .num_workers(3)
         .prefetch(1);
-    let c = DataLoader::new(indexed(100), 7)
-        .shuffle_seed(124)
-        .num_workers(0);
+    let c = DataLoader::new(indexed(100), 7).shuffle_seed(124).num_workers(0);
     let e0 = epoch_indices(&a, 0);
-    assert_eq!(
-        e0,
-        epoch_indices(&b, 0),
-        "workers must not change the order"
-    );
+    assert_eq!(e0, epoch_indices(&b, 0), "workers must not change the order");
     assert_ne!(e0, epoch_indices(&c, 0), "another seed gives another order");
     assert_ne!(e0, epoch_indices(&a, 1), "each epoch is reshuffled");
     let mut all = e0.concat();
@@ -77,10 +65,7 @@ fn global_seed_makes_shuffle_reproducible() {
 #[test]
 fn iter_advances_epochs_and_epoch_from_skips() {
     let loader = DataLoader::new(indexed(30), 4).shuffle_seed(9);
-    let first: Vec<_> = loader
-        .iter()
-        .map(|b| b.unwrap().1.to_vec::<i64>().unwrap())
-        .collect();
+    let first: Vec<_> = loader.iter().map(|b| b.unwrap().1.to_vec::<i64>().unwrap()).collect();
     let second: Vec<_> = (&loader)
         .into_iter()
         .map(|b| b.unwrap().1.to_vec::<i64>().unwrap())
@@ -150,21 +135,14 @@ fn subsets_split_and_concat() {
     assert!(random_split(indexed(20), &[15, 6], 1).is_err());
 
     let sub = Subset::new(indexed(10), vec![9, 2, 5]).unwrap();
-    assert_eq!(
-        sub.get_batch(&[0, 2]).unwrap().1.to_vec::<i64>().unwrap(),
-        vec![9, 5]
-    );
+    assert_eq!(sub.get_batch(&[0, 2]).unwrap().1.to_vec::<i64>().unwrap(), vec![9, 5]);
     assert!(Subset::new(indexed(10), vec![10]).is_err());
     assert!(sub.get(3).is_err());
 
     let cat = ConcatDataset::new(vec![indexed(3), indexed(2)]);
     assert_eq!(cat.len(), 5);
     assert_eq!(
-        cat.get_batch(&[4, 0, 3])
-            .unwrap()
-            .1
-            .to_vec::<i64>()
-            .unwrap(),
+        cat.get_batch(&[4, 0, 3]).unwrap().1.to_vec::<i64>().unwrap(),
         vec![1, 0, 0]
     );
     assert!(cat.get(5).is_err());
@@ -174,10 +152,7 @@ fn subsets_split_and_concat() {
 fn custom_sampler_drives_the_loader() {
     let w = WeightedRandomSampler::new(vec![0.0, 0.0, 1.0, 0.0], 6, true, 0).unwrap();
     let loader = DataLoader::new(indexed(4), 3).sampler(w);
-    assert_eq!(
-        epoch_indices(&loader, 0),
-        vec![vec![2, 2, 2], vec![2, 2, 2]]
-    );
+    assert_eq!(epoch_indices(&loader, 0), vec![vec![2, 2, 2], vec![2, 2, 2]]);
     let r = RandomSampler::new(4, 0);
     assert_eq!(r.len(), 4);
 }

@@ -5,9 +5,8 @@ use ember_core::Tensor;
 use ember_data::readers::image_folder::load_image;
 use ember_data::transforms::{Compose, Normalize, RandomCrop, RandomHorizontalFlip, Transformed};
 use ember_data::{
-    load_cifar10, load_cifar100, load_mnist, paths, read_idx, read_text, CharDataset,
-    Cifar100Labels, CsvDataset, CsvOptions, DataLoader, Dataset, ImageFolder, ImageFolderOptions,
-    Split,
+    load_cifar10, load_cifar100, load_mnist, paths, read_idx, read_text, CharDataset, Cifar100Labels, CsvDataset,
+    CsvOptions, DataLoader, Dataset, ImageFolder, ImageFolderOptions, Split,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,11 +39,7 @@ fn fake_mnist(dir: &Path, n_img: u32, n_lab: u32) {
     let imgs = idx_bytes(&[n_img, 2, 2], &vec![128u8; (n_img * 4) as usize]);
     let labs = idx_bytes(&[n_lab], &vec![3u8; n_lab as usize]);
     for split in ["train", "t10k"] {
-        std::fs::write(
-            dir.join(format!("{split}-images-idx3-ubyte.gz")),
-            gzip(&imgs),
-        )
-        .unwrap();
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte.gz")), gzip(&imgs)).unwrap();
         std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), &labs).unwrap();
     }
 }
@@ -113,20 +108,14 @@ fn idx_truncated_raw_and_gzip() {
     let raw = dir.join("a-idx3-ubyte");
     std::fs::write(&raw, &full[..5000]).unwrap();
     let msg = err_text(read_idx(&raw));
-    assert!(
-        msg.contains("a-idx3-ubyte") && msg.contains("truncated"),
-        "{msg}"
-    );
+    assert!(msg.contains("a-idx3-ubyte") && msg.contains("truncated"), "{msg}");
     std::fs::write(&raw, &full[..10]).unwrap(); // cut inside the header
     assert!(err_text(read_idx(&raw)).contains("truncated"));
     let gz = dir.join("b-idx3-ubyte.gz");
     let z = gzip(&full);
     std::fs::write(&gz, &z[..z.len() / 2]).unwrap();
     let msg = err_text(read_idx(&gz));
-    assert!(
-        msg.contains("b-idx3-ubyte.gz") && msg.contains("gzip"),
-        "{msg}"
-    );
+    assert!(msg.contains("b-idx3-ubyte.gz") && msg.contains("gzip"), "{msg}");
     let mut extra = full.clone();
     extra.push(1);
     std::fs::write(&raw, extra).unwrap();
@@ -163,9 +152,7 @@ fn cifar_record(label_bytes: &[u8], fill: u8) -> Vec<u8> {
 fn cifar10_and_100_binary_batches() {
     let dir = scratch("cifar10");
     for i in 1..=5u8 {
-        let recs: Vec<u8> = (0..3)
-            .flat_map(|k| cifar_record(&[(i + k) % 10], i))
-            .collect();
+        let recs: Vec<u8> = (0..3).flat_map(|k| cifar_record(&[(i + k) % 10], i)).collect();
         std::fs::write(dir.join(format!("data_batch_{i}.bin")), recs).unwrap();
     }
     std::fs::write(dir.join("test_batch.bin"), cifar_record(&[9], 255)).unwrap();
@@ -180,10 +167,7 @@ fn cifar10_and_100_binary_batches() {
     // truncated batch and a bad label both name the file
     std::fs::write(dir.join("test_batch.bin"), &cifar_record(&[1], 0)[..3000]).unwrap();
     let msg = err_text(load_cifar10(&dir, Split::Test));
-    assert!(
-        msg.contains("test_batch.bin") && msg.contains("3073"),
-        "{msg}"
-    );
+    assert!(msg.contains("test_batch.bin") && msg.contains("3073"), "{msg}");
     std::fs::write(dir.join("test_batch.bin"), cifar_record(&[10], 0)).unwrap();
     assert!(err_text(load_cifar10(&dir, Split::Test)).contains("label 10"));
     std::fs::remove_file(dir.join("data_batch_3.bin")).unwrap();
@@ -233,18 +217,12 @@ fn csv_and_tsv_tables() {
     std::fs::write(&bad, "a,b,c\n1,2,3\n4,x5,6\n").unwrap();
     let msg = err_text(CsvDataset::from_path(&bad, &CsvOptions::default()));
     assert!(
-        msg.contains("bad.csv")
-            && msg.contains("line 3")
-            && msg.contains("column 2 (b)")
-            && msg.contains("x5"),
+        msg.contains("bad.csv") && msg.contains("line 3") && msg.contains("column 2 (b)") && msg.contains("x5"),
         "{msg}"
     );
     std::fs::write(&bad, "a,b,c\n1,2\n").unwrap();
     let msg = err_text(CsvDataset::from_path(&bad, &CsvOptions::default()));
-    assert!(
-        msg.contains("line 2") && msg.contains("expected 3 fields"),
-        "{msg}"
-    );
+    assert!(msg.contains("line 2") && msg.contains("expected 3 fields"), "{msg}");
     std::fs::write(&bad, "a,b\n1,\n").unwrap();
     assert!(err_text(CsvDataset::from_path(&bad, &CsvOptions::default())).contains("empty value"));
     assert!(err_text(CsvDataset::from_path(&bad, &CsvOptions::targets(&["zzz"]))).contains("zzz"));
@@ -274,11 +252,7 @@ fn image_folder_png_and_jpeg() {
     assert_eq!(y.to_vec::<i64>().unwrap(), vec![0, 1]);
     let px = x.to_vec::<f32>().unwrap();
     assert!((px[0] - 10.0 / 255.0).abs() < 1e-6);
-    assert!(
-        (px[36] - 200.0 / 255.0).abs() < 0.03,
-        "jpeg pixel {}",
-        px[36]
-    ); // lossy
+    assert!((px[36] - 200.0 / 255.0).abs() < 0.03, "jpeg pixel {}", px[36]); // lossy
 
     // mixed sizes: a clear error, or resize
     image::RgbImage::new(8, 8)
@@ -295,17 +269,10 @@ fn image_folder_png_and_jpeg() {
         },
     )
     .unwrap();
-    assert_eq!(
-        resized.get_batch(&[0, 1, 2]).unwrap().0.shape(),
-        &[3, 1, 5, 5]
-    );
+    assert_eq!(resized.get_batch(&[0, 1, 2]).unwrap().0.shape(), &[3, 1, 5, 5]);
 
     // a corrupt file names itself; an empty class folder is an error
-    std::fs::write(
-        root.join("cat").join("broken.png"),
-        b"\x89PNG\r\n\x1a\nnope",
-    )
-    .unwrap();
+    std::fs::write(root.join("cat").join("broken.png"), b"\x89PNG\r\n\x1a\nnope").unwrap();
     let ds = ImageFolder::new(&root, ImageFolderOptions::default()).unwrap();
     let broken = ds
         .samples()

@@ -47,11 +47,7 @@ impl Checkpoint {
     }
 
     /// Add tensors under `prefix.` (an empty prefix adds them as named).
-    pub fn insert_tensors(
-        &mut self,
-        prefix: &str,
-        tensors: impl IntoIterator<Item = (String, Tensor)>,
-    ) {
+    pub fn insert_tensors(&mut self, prefix: &str, tensors: impl IntoIterator<Item = (String, Tensor)>) {
         for (name, t) in tensors {
             let key = if prefix.is_empty() {
                 name
@@ -91,17 +87,13 @@ impl Checkpoint {
             .meta
             .get(key)
             .ok_or_else(|| self.err(format!("checkpoint has no {key:?} entry")))?;
-        serde_json::from_value(v.clone())
-            .map_err(|e| self.err(format!("checkpoint entry {key:?} is invalid: {e}")))
+        serde_json::from_value(v.clone()).map_err(|e| self.err(format!("checkpoint entry {key:?} is invalid: {e}")))
     }
 
     fn err(&self, msg: String) -> Error {
         match &self.source {
             Some(p) => io_err(p, msg),
-            None => Error::Arg {
-                op: "Checkpoint",
-                msg,
-            },
+            None => Error::Arg { op: "Checkpoint", msg },
         }
     }
 
@@ -111,11 +103,7 @@ impl Checkpoint {
         let mut meta = self.meta.clone();
         meta.insert("format_version".into(), Value::from(FORMAT_VERSION));
         let header = BTreeMap::from([(META_KEY.to_string(), Value::Object(meta).to_string())]);
-        let tensors: Vec<(String, Tensor)> = self
-            .tensors
-            .iter()
-            .map(|(k, t)| (k.clone(), t.clone()))
-            .collect();
+        let tensors: Vec<(String, Tensor)> = self.tensors.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
         ember_core::io::save_with_metadata(&tensors, Some(header), path)
     }
 
@@ -134,12 +122,7 @@ impl Checkpoint {
         })?;
         let meta = match serde_json::from_str::<Value>(raw) {
             Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(io_err(
-                    path,
-                    "corrupt checkpoint metadata (not a JSON object)",
-                ))
-            }
+            _ => return Err(io_err(path, "corrupt checkpoint metadata (not a JSON object)")),
         };
         let version = meta.get("format_version").and_then(Value::as_u64);
         if version != Some(FORMAT_VERSION) {

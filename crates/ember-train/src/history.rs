@@ -53,8 +53,7 @@ impl RunLog {
     pub fn open(path: impl AsRef<Path>, append: bool) -> Result<RunLog> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| io_err(dir, format!("cannot create directory: {e}")))?;
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, format!("cannot create directory: {e}")))?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -81,14 +80,11 @@ impl RunLog {
 /// Read back a JSON-lines run log.
 pub fn read_run_log(path: impl AsRef<Path>) -> Result<Vec<EpochMetrics>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| io_err(path, format!("cannot read run log: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| io_err(path, format!("cannot read run log: {e}")))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| io_err(path, format!("line {}: {e}", i + 1)))
-        })
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| io_err(path, format!("line {}: {e}", i + 1))))
         .collect()
 }
 

@@ -4,10 +4,7 @@
 use ember_core::{Error, Result, Tensor};
 
 fn metric_err(op: &'static str, msg: impl Into<String>) -> Error {
-    Error::Arg {
-        op,
-        msg: msg.into(),
-    }
+    Error::Arg { op, msg: msg.into() }
 }
 
 /// A running mean weighted by sample counts (the loss of an epoch from per-batch means).
@@ -43,11 +40,7 @@ impl Mean {
 }
 
 /// Logits `[N, C]` (or `[N, C, ...]` flattened to rows of C) and targets `[N]` as host data.
-fn rows(
-    logits: &Tensor,
-    targets: &Tensor,
-    op: &'static str,
-) -> Result<(Vec<f32>, Vec<i64>, usize)> {
+fn rows(logits: &Tensor, targets: &Tensor, op: &'static str) -> Result<(Vec<f32>, Vec<i64>, usize)> {
     if logits.ndim() < 1 {
         return Err(metric_err(op, "logits must have a class dimension"));
     }
@@ -179,15 +172,12 @@ impl ConfusionMatrix {
     /// Add predicted classes and true classes directly.
     pub fn add_predictions(&mut self, predicted: &[usize], targets: &[i64]) -> Result<()> {
         for (&p, &t) in predicted.iter().zip(targets) {
-            let t = usize::try_from(t)
-                .ok()
-                .filter(|&t| t < self.classes)
-                .ok_or_else(|| {
-                    metric_err(
-                        "ConfusionMatrix",
-                        format!("target {t} is not a class index below {}", self.classes),
-                    )
-                })?;
+            let t = usize::try_from(t).ok().filter(|&t| t < self.classes).ok_or_else(|| {
+                metric_err(
+                    "ConfusionMatrix",
+                    format!("target {t} is not a class index below {}", self.classes),
+                )
+            })?;
             if p >= self.classes {
                 return Err(metric_err(
                     "ConfusionMatrix",
@@ -243,11 +233,7 @@ impl ConfusionMatrix {
     /// A text table: one row per true class, then per-class precision / recall / F1.
     pub fn render(&self, names: &[String]) -> String {
         let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
-        let w = (0..self.classes)
-            .map(|c| name(c).len())
-            .max()
-            .unwrap_or(1)
-            .max(5);
+        let w = (0..self.classes).map(|c| name(c).len()).max().unwrap_or(1).max(5);
         let cell = self
             .counts
             .iter()
@@ -302,8 +288,7 @@ mod tests {
     #[test]
     fn confusion_matrix_scores() {
         let mut cm = ConfusionMatrix::new(3);
-        cm.add_predictions(&[0, 0, 1, 2, 2, 2], &[0, 1, 1, 2, 2, 0])
-            .unwrap();
+        cm.add_predictions(&[0, 0, 1, 2, 2, 2], &[0, 1, 1, 2, 2, 0]).unwrap();
         assert_eq!(cm.total(), 6);
         assert!((cm.precision(2) - 2.0 / 3.0).abs() < 1e-12);
         assert!((cm.recall(0) - 0.5).abs() < 1e-12);

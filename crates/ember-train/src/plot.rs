@@ -32,16 +32,8 @@ pub fn plot_history(history: &[EpochMetrics], path: impl AsRef<Path>) -> Result<
         ("test loss", RED, pts(&|m| m.test_loss)),
     ];
     let acc: Vec<Series> = vec![
-        (
-            "train accuracy %",
-            BLUE,
-            pts(&|m| m.train_accuracy.map(|a| 100.0 * a)),
-        ),
-        (
-            "test accuracy %",
-            RED,
-            pts(&|m| m.test_accuracy.map(|a| 100.0 * a)),
-        ),
+        ("train accuracy %", BLUE, pts(&|m| m.train_accuracy.map(|a| 100.0 * a))),
+        ("test accuracy %", RED, pts(&|m| m.test_accuracy.map(|a| 100.0 * a))),
     ];
     let mut svg = String::new();
     {
@@ -62,11 +54,9 @@ fn draw_panel<DB: DrawingBackend>(
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.2.iter().copied()).collect();
     let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);
-    let (mut y_min, mut y_max) = all
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-            (lo.min(p.1), hi.max(p.1))
-        });
+    let (mut y_min, mut y_max) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
     if !y_min.is_finite() {
         (y_min, y_max) = (0.0, 1.0);
     }

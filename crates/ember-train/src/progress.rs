@@ -28,22 +28,13 @@ fn fmt_duration(secs: f64) -> String {
 
 impl Progress {
     /// A bar over `batches` batches of epoch `epoch` (1-based) of `epochs`.
-    pub fn new(
-        epoch: usize,
-        epochs: usize,
-        batches: usize,
-        start: usize,
-        enabled: bool,
-    ) -> Progress {
+    pub fn new(epoch: usize, epochs: usize, batches: usize, start: usize, enabled: bool) -> Progress {
         let bar = if enabled {
-            let b =
-                ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stdout());
+            let b = ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stdout());
             b.set_style(
-                ProgressStyle::with_template(
-                    "epoch {prefix} [{bar:28.cyan/blue}] {pos}/{len} {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("epoch {prefix} [{bar:28.cyan/blue}] {pos}/{len} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
             );
             b.enable_steady_tick(Duration::from_millis(250));
             b
@@ -56,21 +47,12 @@ impl Progress {
     }
 
     /// Show the state after a batch. `left` is the estimated time to the end of the run.
-    pub fn update(
-        &self,
-        batch: usize,
-        loss: f64,
-        accuracy: Option<f64>,
-        examples_per_sec: f64,
-        left_secs: f64,
-    ) {
+    pub fn update(&self, batch: usize, loss: f64, accuracy: Option<f64>, examples_per_sec: f64, left_secs: f64) {
         self.bar.set_position(batch as u64);
         if self.bar.is_hidden() {
             return;
         }
-        let acc = accuracy
-            .map(|a| format!(" acc {:.2}%", 100.0 * a))
-            .unwrap_or_default();
+        let acc = accuracy.map(|a| format!(" acc {:.2}%", 100.0 * a)).unwrap_or_default();
         self.bar.set_message(format!(
             "loss {loss:.4}{acc} | {examples_per_sec:.0} ex/s | left {}",
             fmt_duration(left_secs)

@@ -22,10 +22,7 @@ fn round_trip_keeps_tensors_and_metadata_exactly() {
     let w = Tensor::randn(&[3, 4]);
     let mut ck = Checkpoint::new();
     ck.insert_tensors("model", vec![("fc.weight".to_string(), w.clone())]);
-    ck.insert_tensors(
-        "optim",
-        vec![("state.0.step".to_string(), Tensor::scalar(7i64))],
-    );
+    ck.insert_tensors("optim", vec![("state.0.step".to_string(), Tensor::scalar(7i64))]);
     ck.set_meta("rng", [u64::MAX, 1, 2, 3, 4]);
     ck.set_meta("loss_bits", 0.1f64.to_bits());
     ck.save(&path).unwrap();
@@ -34,22 +31,11 @@ fn round_trip_keeps_tensors_and_metadata_exactly() {
         back.tensors("model")["fc.weight"].to_vec::<f32>().unwrap(),
         w.to_vec::<f32>().unwrap()
     );
-    assert_eq!(
-        back.tensors("optim")["state.0.step"]
-            .to_vec::<i64>()
-            .unwrap(),
-        vec![7]
-    );
-    assert_eq!(
-        back.meta::<[u64; 5]>("rng").unwrap(),
-        [u64::MAX, 1, 2, 3, 4]
-    );
+    assert_eq!(back.tensors("optim")["state.0.step"].to_vec::<i64>().unwrap(), vec![7]);
+    assert_eq!(back.meta::<[u64; 5]>("rng").unwrap(), [u64::MAX, 1, 2, 3, 4]);
     assert_eq!(f64::from_bits(back.meta::<u64>("loss_bits").unwrap()), 0.1);
     let msg = err_text(back.meta::<u64>("missing"));
-    assert!(
-        msg.contains("ck.safetensors") && msg.contains("missing"),
-        "{msg}"
-    );
+    assert!(msg.contains("ck.safetensors") && msg.contains("missing"), "{msg}");
     // no temp file left behind by the atomic write
     let names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -91,12 +77,7 @@ fn corrupt_checkpoints_are_clear_errors() {
         ember_train::checkpoint::META_KEY.to_string(),
         r#"{"format_version": 99}"#.to_string(),
     )]);
-    ember_core::io::save_with_metadata(
-        &[("w".to_string(), Tensor::ones(&[2]))],
-        Some(header),
-        &future,
-    )
-    .unwrap();
+    ember_core::io::save_with_metadata(&[("w".to_string(), Tensor::ones(&[2]))], Some(header), &future).unwrap();
     assert!(err_text(Checkpoint::load(&future)).contains("version"));
 }
 

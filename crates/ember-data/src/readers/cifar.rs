@@ -62,12 +62,7 @@ fn class_names(path: &Path, count: usize, fallback: impl Fn(usize) -> String) ->
 }
 
 /// Parse record-structured batch files into pixels and labels, validating sizes and labels.
-fn read_records(
-    files: &[PathBuf],
-    label_bytes: usize,
-    label_at: usize,
-    classes: usize,
-) -> Result<(Vec<u8>, Vec<i64>)> {
+fn read_records(files: &[PathBuf], label_bytes: usize, label_at: usize, classes: usize) -> Result<(Vec<u8>, Vec<i64>)> {
     let record = label_bytes + PIXELS;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
@@ -79,7 +74,10 @@ fn read_records(
         if bytes.is_empty() || bytes.len() % record != 0 {
             return Err(file_err(
                 path,
-                format!("{} bytes is not a whole number of {record}-byte CIFAR records (truncated or not a CIFAR batch?)", bytes.len()),
+                format!(
+                    "{} bytes is not a whole number of {record}-byte CIFAR records (truncated or not a CIFAR batch?)",
+                    bytes.len()
+                ),
             ));
         }
         for (i, rec) in bytes.chunks_exact(record).enumerate() {
@@ -103,27 +101,18 @@ fn read_records(
 pub fn load_cifar10(dir: impl AsRef<Path>, split: Split) -> Result<ImageClassDataset> {
     let dir = resolve(dir.as_ref(), "cifar-10-batches-bin");
     let files: Vec<PathBuf> = match split {
-        Split::Train => (1..=5)
-            .map(|i| dir.join(format!("data_batch_{i}.bin")))
-            .collect(),
+        Split::Train => (1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).collect(),
         Split::Test => vec![dir.join("test_batch.bin")],
     };
     let (pixels, labels) = read_records(&files, 1, 0, 10)?;
-    let classes = class_names(&dir.join("batches.meta.txt"), 10, |i| {
-        CIFAR10_CLASSES[i].to_string()
-    });
-    ImageClassDataset::new(pixels, labels, [3, 32, 32], classes)?
-        .normalize(&CIFAR10_MEAN, &CIFAR10_STD)
+    let classes = class_names(&dir.join("batches.meta.txt"), 10, |i| CIFAR10_CLASSES[i].to_string());
+    ImageClassDataset::new(pixels, labels, [3, 32, 32], classes)?.normalize(&CIFAR10_MEAN, &CIFAR10_STD)
 }
 
 /// Load CIFAR-100 from `dir` (holding `train.bin` and `test.bin`, or the
 /// `cifar-100-binary` folder), with coarse (20) or fine (100) labels. Pixels are scaled to
 /// `[0, 1]`; call `.normalize(..)` on the result for other constants.
-pub fn load_cifar100(
-    dir: impl AsRef<Path>,
-    split: Split,
-    labels: Cifar100Labels,
-) -> Result<ImageClassDataset> {
+pub fn load_cifar100(dir: impl AsRef<Path>, split: Split, labels: Cifar100Labels) -> Result<ImageClassDataset> {
     let dir = resolve(dir.as_ref(), "cifar-100-binary");
     let file = dir.join(format!("{}.bin", split.name()));
     let (label_at, classes, names_file) = match labels {

@@ -84,14 +84,11 @@ impl CsvDataset {
     pub fn from_path(path: impl AsRef<Path>, options: &CsvOptions) -> Result<CsvDataset> {
         let path = path.as_ref();
         let bytes = read_bytes(path)?;
-        let text =
-            String::from_utf8(bytes).map_err(|e| file_err(path, format!("not UTF-8 text: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| file_err(path, format!("not UTF-8 text: {e}")))?;
         let mut opts = options.clone();
         if opts.delimiter.is_none() {
             let name = path.to_string_lossy().to_ascii_lowercase();
-            let tsv = [".tsv", ".tab", ".tsv.gz", ".tab.gz"]
-                .iter()
-                .any(|e| name.ends_with(e));
+            let tsv = [".tsv", ".tab", ".tsv.gz", ".tab.gz"].iter().any(|e| name.ends_with(e));
             opts.delimiter = Some(if tsv { b'\t' } else { b',' });
         }
         CsvDataset::parse(&text, &path.display().to_string(), &opts)
@@ -99,18 +96,14 @@ impl CsvDataset {
 
     /// Parse table text; `name` is used in error messages in place of a file path.
     pub fn parse(text: &str, name: &str, options: &CsvOptions) -> Result<CsvDataset> {
-        let at =
-            |line: usize, msg: String| file_err(Path::new(name), format!("line {line}: {msg}"));
+        let at = |line: usize, msg: String| file_err(Path::new(name), format!("line {line}: {msg}"));
         let delim = options.delimiter.unwrap_or(b',') as char;
         let mut lines = text
             .lines()
             .enumerate()
             .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
         let Some((_, header_line)) = lines.next() else {
-            return Err(file_err(
-                Path::new(name),
-                "empty file: expected a header row",
-            ));
+            return Err(file_err(Path::new(name), "empty file: expected a header row"));
         };
         let header: Vec<String> = split_fields(header_line, delim)
             .map_err(|m| at(1, m))?
@@ -142,9 +135,7 @@ impl CsvDataset {
             .iter()
             .map(|t| header.iter().position(|h| h == t).expect("checked above"))
             .collect();
-        let feature_cols: Vec<usize> = (0..header.len())
-            .filter(|&c| roles[c] == Some(false))
-            .collect();
+        let feature_cols: Vec<usize> = (0..header.len()).filter(|&c| roles[c] == Some(false)).collect();
         let mut ds = CsvDataset {
             feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
             target_names: options.targets.clone(),
@@ -199,10 +190,7 @@ impl CsvDataset {
 
     /// All features as one `[rows, F]` tensor.
     pub fn features(&self) -> Result<Tensor> {
-        Tensor::from_vec(
-            self.features.clone(),
-            &[self.rows, self.feature_names.len()],
-        )
+        Tensor::from_vec(self.features.clone(), &[self.rows, self.feature_names.len()])
     }
 
     /// All targets as one `[rows, T]` tensor (`[rows]` for one target column).

@@ -54,7 +54,10 @@ fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
             0x0E => "f64",
             _ => "unknown",
         };
-        return Err(format!("unsupported IDX element type 0x{:02x} ({kind}); only unsigned bytes (0x08) are supported", magic[2]));
+        return Err(format!(
+            "unsupported IDX element type 0x{:02x} ({kind}); only unsigned bytes (0x08) are supported",
+            magic[2]
+        ));
     }
     let ndim = magic[3] as usize;
     if ndim == 0 {
@@ -76,13 +79,11 @@ fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or("bad IDX header: dims overflow")?;
     let have = bytes.len() - header;
-    let shape = dims
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join("x");
+    let shape = dims.iter().map(usize::to_string).collect::<Vec<_>>().join("x");
     if have < expected {
-        return Err(format!("truncated: the header promises {shape} = {expected} bytes of data, but only {have} are present"));
+        return Err(format!(
+            "truncated: the header promises {shape} = {expected} bytes of data, but only {have} are present"
+        ));
     }
     if have > expected {
         return Err(format!(

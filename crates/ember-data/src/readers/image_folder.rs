@@ -107,10 +107,7 @@ impl ImageFolder {
         for (label, dir) in class_dirs.iter().enumerate() {
             let images: Vec<PathBuf> = list(dir)?.into_iter().filter(|p| is_image(p)).collect();
             if images.is_empty() {
-                return Err(file_err(
-                    dir,
-                    "class folder holds no .png, .jpg or .jpeg file",
-                ));
+                return Err(file_err(dir, "class folder holds no .png, .jpg or .jpeg file"));
             }
             classes.push(
                 dir.file_name()

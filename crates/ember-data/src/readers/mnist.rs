@@ -88,10 +88,7 @@ pub fn load_idx_pair(dir: &Path, split: Split, flavor: MnistFlavor) -> Result<Im
     let &[n, rows, cols] = images.dims.as_slice() else {
         return Err(file_err(
             &images_path,
-            format!(
-                "expected 3 dimensions (count, rows, cols), found {:?}",
-                images.dims
-            ),
+            format!("expected 3 dimensions (count, rows, cols), found {:?}", images.dims),
         ));
     };
     if labels.dims.len() != 1 {
@@ -118,6 +115,5 @@ pub fn load_idx_pair(dir: &Path, split: Split, flavor: MnistFlavor) -> Result<Im
     }
     let (mean, std) = flavor.mean_std();
     let targets = labels.data.iter().map(|&l| l as i64).collect();
-    ImageClassDataset::new(images.data, targets, [1, rows, cols], flavor.class_names())?
-        .normalize(&[mean], &[std])
+    ImageClassDataset::new(images.data, targets, [1, rows, cols], flavor.class_names())?.normalize(&[mean], &[std])
 }

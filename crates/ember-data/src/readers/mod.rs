@@ -34,10 +34,5 @@ pub(crate) fn find_file(dir: &Path, what: &str, names: &[String]) -> Result<std:
         .iter()
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            file_err(
-                dir,
-                format!("no {what} file here (looked for {})", names.join(", ")),
-            )
-        })
+        .ok_or_else(|| file_err(dir, format!("no {what} file here (looked for {})", names.join(", "))))
 }

@@ -43,11 +43,7 @@ impl CharVocab {
 
     /// A vocabulary from its characters in id order (e.g. restored from a checkpoint).
     pub fn from_chars(chars: Vec<char>) -> CharVocab {
-        let ids = chars
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| (c, i as i64))
-            .collect();
+        let ids = chars.iter().enumerate().map(|(i, &c)| (c, i as i64)).collect();
         CharVocab { chars, ids }
     }
 
@@ -92,10 +88,7 @@ impl CharVocab {
                     .ok_or_else(|| {
                         arg_err(
                             "CharVocab::decode",
-                            format!(
-                                "id {i} is outside the vocabulary of {} characters",
-                                self.chars.len()
-                            ),
+                            format!("id {i} is outside the vocabulary of {} characters", self.chars.len()),
                         )
                     })
             })
@@ -176,10 +169,7 @@ impl CharDataset {
 
     fn window(&self, i: usize) -> (&[i64], &[i64]) {
         let s = i * self.stride;
-        (
-            &self.ids[s..s + self.seq_len],
-            &self.ids[s + 1..s + 1 + self.seq_len],
-        )
+        (&self.ids[s..s + self.seq_len], &self.ids[s + 1..s + 1 + self.seq_len])
     }
 }
 
