@@ -234,17 +234,14 @@ impl<'a> Trainer<'a> {
         let mut ck = Checkpoint::new();
         ck.insert_tensors("model", self.model.state_dict());
         ck.insert_tensors("optim", self.optimizer.state_dict().to_named_tensors());
-        for (i, cb) in self.callbacks.iter().enumerate() {
-            ck.insert_tensors(
-                &format!("callbacks.{i}"),
-                cb.state_dict().into_iter().map(|(k, v)| (k, Tensor::scalar(v))),
-            );
+        for cb in &self.callbacks {
+            let state = cb.state_dict().into_iter().map(|(k, v)| (k, Tensor::scalar(v)));
+            ck.insert_tensors(&format!("callbacks.{}", cb.name()), state);
         }
         ck.set_meta("run", &self.metadata);
         ck.set_meta("trainer", pos);
         ck.set_meta("history", history);
         ck.set_meta("rng", ember_core::rng::global_state());
-        ck.set_meta("callbacks", self.callbacks.iter().map(|c| c.name()).collect::<Vec<_>>());
         ck.save(&path)?;
         Ok(Some(path))
     }
@@ -271,17 +268,22 @@ impl<'a> Trainer<'a> {
             .map_err(in_file)?;
         let optim = OptimState::from_named_tensors(&ck.tensors("optim")).map_err(in_file)?;
         self.optimizer.load_state_dict(&optim).map_err(in_file)?;
-        let names: Vec<String> = ck.meta("callbacks")?;
-        let ours: Vec<String> = self.callbacks.iter().map(|c| c.name()).collect();
-        if names != ours {
-            return Err(in_file(Error::Arg {
-                op: "resume",
-                msg: format!("the checkpoint was written with callbacks {names:?}, this run has {ours:?}"),
-            }));
-        }
-        for (i, cb) in self.callbacks.iter_mut().enumerate() {
-            let state: BTreeMap<String, f64> = ck
-                .tensors(&format!("callbacks.{i}"))
+        // callbacks with counters must find them; stateless ones (printers, clipping) are free
+        for cb in self.callbacks.iter_mut() {
+            if cb.state_dict().is_empty() {
+                continue;
+            }
+            let saved = ck.tensors(&format!("callbacks.{}", cb.name()));
+            if saved.is_empty() {
+                return Err(in_file(Error::Arg {
+                    op: "resume",
+                    msg: format!(
+                        "the checkpoint holds no state for callback {:?}; resume with the callbacks of the original run",
+                        cb.name()
+                    ),
+                }));
+            }
+            let state: BTreeMap<String, f64> = saved
                 .into_iter()
                 .map(|(k, t)| Ok((k, t.item()?)))
                 .collect::<Result<_>>()?;
