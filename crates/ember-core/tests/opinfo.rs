@@ -157,7 +157,10 @@ fn report(test: &str, checked: usize, failures: Vec<String>) {
             unexpected.join("\n  ")
         );
     }
-    eprintln!("{test}: {checked} checks, {} known failures, the rest passed", expected.len());
+    eprintln!(
+        "{test}: {checked} checks, {} known failures, the rest passed",
+        expected.len()
+    );
 }
 
 /// A fresh leaf with the values of `t`, contiguous or not.

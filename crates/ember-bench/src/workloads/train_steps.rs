@@ -41,7 +41,12 @@ pub fn w5(threads: usize) -> Result<()> {
 }
 
 pub fn w6(threads: usize) -> Result<()> {
-    let opts = TransformerOptions { dim_feedforward: 1024, dropout: 0.0, batch_first: true, ..Default::default() };
+    let opts = TransformerOptions {
+        dim_feedforward: 1024,
+        dropout: 0.0,
+        batch_first: true,
+        ..Default::default()
+    };
     let layer = TransformerEncoderLayer::new(256, 8, opts)?;
     let mut opt = Adam::new(layer.parameters(), AdamConfig::adamw(1e-3))?;
     let x = Tensor::randn(&[16, 128, 256]);
@@ -55,7 +60,14 @@ pub fn w6(threads: usize) -> Result<()> {
 }
 
 pub fn w7(threads: usize) -> Result<()> {
-    let lstm = LSTM::new(64, 256, RnnOptions { batch_first: true, ..Default::default() })?;
+    let lstm = LSTM::new(
+        64,
+        256,
+        RnnOptions {
+            batch_first: true,
+            ..Default::default()
+        },
+    )?;
     let mut opt = Sgd::new(lstm.parameters(), SgdConfig::new(0.01))?;
     let x = Tensor::randn(&[32, 50, 64]);
     time_steps("W7", "LSTM SGD", threads, || {
@@ -103,6 +115,13 @@ pub fn w9(threads: usize) -> Result<()> {
         i += len;
     }
     let secs = t0.elapsed().as_secs_f64();
-    crate::harness::emit("W9", "epoch (60k random 28x28, batch 64, Adam)", secs, "s/epoch", threads, serde_json::json!({"steps": n.div_ceil(64)}));
+    crate::harness::emit(
+        "W9",
+        "epoch (60k random 28x28, batch 64, Adam)",
+        secs,
+        "s/epoch",
+        threads,
+        serde_json::json!({"steps": n.div_ceil(64)}),
+    );
     Ok(())
 }

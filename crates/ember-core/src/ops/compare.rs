@@ -134,7 +134,9 @@ impl Tensor {
         let la = a.layout().broadcast_to(op, &shape)?;
         let lb = b.layout().broadcast_to(op, &shape)?;
         let (ga, gb) = (a.read(), b.read());
-        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else { unreachable!() };
+        let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else {
+            unreachable!()
+        };
         Ok(Tensor::from_storage(CpuStorage::Bool(map2(x, &la, y, &lb, f)), &shape))
     }
 
@@ -151,7 +153,10 @@ impl Tensor {
         let a = self.as_bool("logical_not")?;
         let g = a.read();
         let CpuStorage::Bool(x) = &*g else { unreachable!() };
-        Ok(Tensor::from_storage(CpuStorage::Bool(map1(x, a.layout(), |v| !v)), self.shape()))
+        Ok(Tensor::from_storage(
+            CpuStorage::Bool(map1(x, a.layout(), |v| !v)),
+            self.shape(),
+        ))
     }
 
     /// `f` of every element as a bool tensor; integers and bools are finite numbers, so for
@@ -237,7 +242,10 @@ impl Tensor {
     /// broadcast together, as in PyTorch.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {
-            return Err(dtype_err("masked_fill", format!("only supports boolean masks, got a mask of dtype {}", mask.dtype())));
+            return Err(dtype_err(
+                "masked_fill",
+                format!("only supports boolean masks, got a mask of dtype {}", mask.dtype()),
+            ));
         }
         let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
         Tensor::where_(mask, &v, self)
@@ -271,8 +279,11 @@ fn select<T: Copy>(c: &[bool], a: Operand<T>, b: Operand<T>) -> Vec<T> {
         (Operand::Scalar(x), Operand::Scalar(y)) => c.iter().map(|&k| if k { x } else { y }).collect(),
         (Operand::Scalar(x), Operand::Full(y)) => c.iter().zip(y).map(|(&k, y)| if k { x } else { y }).collect(),
         (Operand::Full(x), Operand::Scalar(y)) => c.iter().zip(x).map(|(&k, x)| if k { x } else { y }).collect(),
-        (Operand::Full(x), Operand::Full(y)) => {
-            c.iter().zip(x).zip(y).map(|((&k, x), y)| if k { x } else { y }).collect()
-        }
+        (Operand::Full(x), Operand::Full(y)) => c
+            .iter()
+            .zip(x)
+            .zip(y)
+            .map(|((&k, x), y)| if k { x } else { y })
+            .collect(),
     }
 }

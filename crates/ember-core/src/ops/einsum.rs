@@ -45,17 +45,17 @@ fn parse_term(term: &str) -> Result<Vec<Sub>> {
                     ));
                 }
                 if out.contains(&Sub::Ellipsis) {
-                    return Err(arg_err(
-                        "einsum",
-                        format!("more than one ellipsis in term \"{term}\""),
-                    ));
+                    return Err(arg_err("einsum", format!("more than one ellipsis in term \"{term}\"")));
                 }
                 out.push(Sub::Ellipsis);
                 i += 3;
             }
             _ => {
                 let c = term[i..].chars().next().unwrap_or('?');
-                return Err(arg_err("einsum", format!("invalid subscript '{c}' in term \"{term}\" (use letters a-z, A-Z and '...')")));
+                return Err(arg_err(
+                    "einsum",
+                    format!("invalid subscript '{c}' in term \"{term}\" (use letters a-z, A-Z and '...')"),
+                ));
             }
         }
     }
@@ -76,14 +76,9 @@ fn expand(term: &[Sub], ell: usize, max_ell: usize) -> Vec<usize> {
 }
 
 /// Replace each label repeated within an operand by the diagonal along its dims.
-fn take_diagonals(
-    mut t: Tensor,
-    mut labels: Vec<usize>,
-    operand: usize,
-) -> Result<(Tensor, Vec<usize>)> {
+fn take_diagonals(mut t: Tensor, mut labels: Vec<usize>, operand: usize) -> Result<(Tensor, Vec<usize>)> {
     loop {
-        let dup = (0..labels.len())
-            .find_map(|q| (0..q).find(|&p| labels[p] == labels[q]).map(|p| (p, q)));
+        let dup = (0..labels.len()).find_map(|q| (0..q).find(|&p| labels[p] == labels[q]).map(|p| (p, q)));
         let Some((p, q)) = dup else {
             return Ok((t, labels));
         };
@@ -91,7 +86,11 @@ fn take_diagonals(
         if t.shape()[q] != n {
             return Err(shape_err(
                 "einsum",
-                format!("subscript {} is repeated in operand {operand} for dims of different sizes {n} and {}", label_name(labels[p]), t.shape()[q]),
+                format!(
+                    "subscript {} is repeated in operand {operand} for dims of different sizes {n} and {}",
+                    label_name(labels[p]),
+                    t.shape()[q]
+                ),
             ));
         }
         // x * I (on dims p, q), summed over q, keeps the diagonal along p
@@ -105,11 +104,7 @@ fn take_diagonals(
 }
 
 /// Sum out the dims whose label `keep` rejects.
-fn sum_out(
-    t: Tensor,
-    labels: Vec<usize>,
-    keep: impl Fn(usize) -> bool,
-) -> Result<(Tensor, Vec<usize>)> {
+fn sum_out(t: Tensor, labels: Vec<usize>, keep: impl Fn(usize) -> bool) -> Result<(Tensor, Vec<usize>)> {
     let dims: Vec<isize> = (0..labels.len())
         .filter(|&i| !keep(labels[i]))
         .map(|i| i as isize)
@@ -122,28 +117,15 @@ fn sum_out(
 }
 
 /// Contract two operands, keeping the labels in `needed` (the output's and later operands').
-fn contract(
-    a: (Tensor, Vec<usize>),
-    b: (Tensor, Vec<usize>),
-    needed: &[usize],
-) -> Result<(Tensor, Vec<usize>)> {
+fn contract(a: (Tensor, Vec<usize>), b: (Tensor, Vec<usize>), needed: &[usize]) -> Result<(Tensor, Vec<usize>)> {
     let (a, la) = sum_out(a.0, a.1, |l| needed.contains(&l) || b.1.contains(&l))?;
     let (b, lb) = sum_out(b.0, b.1, |l| needed.contains(&l) || la.contains(&l))?;
     let shared: Vec<usize> = la.iter().copied().filter(|l| lb.contains(l)).collect();
-    let batch: Vec<usize> = shared
-        .iter()
-        .copied()
-        .filter(|l| needed.contains(l))
-        .collect();
-    let summed: Vec<usize> = shared
-        .iter()
-        .copied()
-        .filter(|l| !needed.contains(l))
-        .collect();
+    let batch: Vec<usize> = shared.iter().copied().filter(|l| needed.contains(l)).collect();
+    let summed: Vec<usize> = shared.iter().copied().filter(|l| !needed.contains(l)).collect();
     let left: Vec<usize> = la.iter().copied().filter(|l| !lb.contains(l)).collect();
     let right: Vec<usize> = lb.iter().copied().filter(|l| !la.contains(l)).collect();
-    let pos =
-        |labels: &[usize], l: usize| labels.iter().position(|&x| x == l).expect("label present");
+    let pos = |labels: &[usize], l: usize| labels.iter().position(|&x| x == l).expect("label present");
     // broadcast size-1 dims of shared labels to the other side's size
     let size_of = |l: usize| a.shape()[pos(&la, l)].max(b.shape()[pos(&lb, l)]);
     let full = |t: &Tensor, labels: &[usize]| -> Result<Tensor> {
@@ -180,8 +162,7 @@ fn contract(
     // [batch.., L, C] @ [batch.., C, R]: batch dims stay separate (matmul takes strided
     // batches), and when each of the free and summed groups is one dim, the permuted views
     // go to matmul as they are, with no copy
-    let with_batch =
-        |x: usize, y: usize| -> Vec<usize> { bs.iter().copied().chain([x, y]).collect() };
+    let with_batch = |x: usize, y: usize| -> Vec<usize> { bs.iter().copied().chain([x, y]).collect() };
     let a3 = a
         .permute(&perm(&la, [&batch, &left, &summed]))?
         .reshape_to(&with_batch(prod(&ls), prod(&cs)))?;
@@ -244,24 +225,31 @@ impl Tensor {
             if (!has_ell && letters != t.ndim()) || letters > t.ndim() {
                 return Err(shape_err(
                     OP,
-                    format!("operand {i} has {} dims (shape {:?}) but its term has {letters} subscripts{}", t.ndim(), t.shape(), if has_ell { " and an ellipsis" } else { "" }),
+                    format!(
+                        "operand {i} has {} dims (shape {:?}) but its term has {letters} subscripts{}",
+                        t.ndim(),
+                        t.shape(),
+                        if has_ell { " and an ellipsis" } else { "" }
+                    ),
                 ));
             }
             ells.push(t.ndim() - letters);
         }
         let max_ell = ells.iter().copied().max().unwrap_or(0);
-        let labels: Vec<Vec<usize>> = terms
-            .iter()
-            .zip(&ells)
-            .map(|(t, &e)| expand(t, e, max_ell))
-            .collect();
+        let labels: Vec<Vec<usize>> = terms.iter().zip(&ells).map(|(t, &e)| expand(t, e, max_ell)).collect();
         // every label has one size (size-1 dims broadcast)
         let mut sizes: Vec<(usize, usize, usize)> = Vec::new(); // (label, size, operand)
         for (i, (ls, t)) in labels.iter().zip(operands).enumerate() {
             for (&l, &n) in ls.iter().zip(t.shape()) {
                 match sizes.iter_mut().find(|(x, _, _)| *x == l) {
                     Some((_, m, j)) if *m != n && *m != 1 && n != 1 => {
-                        return Err(shape_err(OP, format!("subscript {} has size {m} in operand {j} but size {n} in operand {i}", label_name(l))));
+                        return Err(shape_err(
+                            OP,
+                            format!(
+                                "subscript {} has size {m} in operand {j} but size {n} in operand {i}",
+                                label_name(l)
+                            ),
+                        ));
                     }
                     Some((_, m, j)) => {
                         if *m == 1 {
@@ -283,7 +271,13 @@ impl Tensor {
                 let out = expand(term, max_ell, max_ell);
                 for (i, &l) in out.iter().enumerate() {
                     if l < ELLIPSIS && count(l) == 0 {
-                        return Err(arg_err(OP, format!("output subscript {} does not appear in the operands of \"{equation}\"", label_name(l))));
+                        return Err(arg_err(
+                            OP,
+                            format!(
+                                "output subscript {} does not appear in the operands of \"{equation}\"",
+                                label_name(l)
+                            ),
+                        ));
                     }
                     if out[..i].contains(&l) {
                         return Err(arg_err(
@@ -317,9 +311,7 @@ impl Tensor {
             ops.push(take_diagonals(t.to_dtype(dtype)?, ls, i)?);
         }
         // sum out labels that no other operand and not the output has
-        let in_ops = |l: usize, ops: &[(Tensor, Vec<usize>)]| {
-            ops.iter().filter(|o| o.1.contains(&l)).count()
-        };
+        let in_ops = |l: usize, ops: &[(Tensor, Vec<usize>)]| ops.iter().filter(|o| o.1.contains(&l)).count();
         for i in 0..ops.len() {
             let (t, ls) = ops[i].clone();
             let keep = |l: usize| out.contains(&l) || in_ops(l, &ops) > 1;
@@ -352,9 +344,7 @@ mod tests {
 
     fn randn(shape: &[usize], seed: u64) -> Tensor {
         let mut g = crate::Generator::new(seed);
-        Tensor::randn_with(shape, &mut g)
-            .to_dtype(DType::F64)
-            .unwrap()
+        Tensor::randn_with(shape, &mut g).to_dtype(DType::F64).unwrap()
     }
 
     fn close(a: &Tensor, b: &Tensor) {
@@ -413,10 +403,7 @@ mod tests {
         // summing a label that occurs in one operand only, before contracting
         close(
             &es("ij,kl->ik", &[&x, &y]),
-            &x.sum(1, true)
-                .unwrap()
-                .matmul(&y.sum(1, true).unwrap().t())
-                .unwrap(),
+            &x.sum(1, true).unwrap().matmul(&y.sum(1, true).unwrap().t()).unwrap(),
         );
     }
 
@@ -429,10 +416,7 @@ mod tests {
         let b = randn(&[2, 3, 3], 13);
         let bd = es("bii->bi", &[&b]);
         assert_eq!(bd.shape(), &[2, 3]);
-        assert_eq!(
-            bd.to_vec::<f64>().unwrap()[4],
-            b.to_vec::<f64>().unwrap()[9 + 4]
-        );
+        assert_eq!(bd.to_vec::<f64>().unwrap()[4], b.to_vec::<f64>().unwrap()[9 + 4]);
     }
 
     #[test]
@@ -451,9 +435,7 @@ mod tests {
     fn malformed_equations_and_sizes() {
         let a = randn(&[3, 4], 1);
         let b = randn(&[5, 6], 2);
-        let bad = |eq: &str, ops: &[Tensor]| {
-            assert!(Tensor::einsum(eq, ops).is_err(), "{eq} should fail")
-        };
+        let bad = |eq: &str, ops: &[Tensor]| assert!(Tensor::einsum(eq, ops).is_err(), "{eq} should fail");
         bad("ij,jk->ik", &[a.clone(), b.clone()]);
         bad("ij,jk->ik", from_ref(&a));
         bad("ijk->i", from_ref(&a));
@@ -465,13 +447,8 @@ mod tests {
         bad("...i...->i", from_ref(&a));
         bad("ii->i", from_ref(&a));
         bad("", &[]);
-        let e = Tensor::einsum("ij,jk->ik", &[a.clone(), b])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'j'") && e.contains("size 4") && e.contains("size 5"),
-            "{e}"
-        );
+        let e = Tensor::einsum("ij,jk->ik", &[a.clone(), b]).unwrap_err().to_string();
+        assert!(e.contains("'j'") && e.contains("size 4") && e.contains("size 5"), "{e}");
     }
 
     #[test]
@@ -499,13 +476,7 @@ mod tests {
             1e-7,
         )
         .unwrap();
-        gradgradcheck(
-            &|xs| Tensor::einsum("bqd,bkd->bqk", xs)?.square(),
-            &[q, k],
-            1e-6,
-            1e-6,
-        )
-        .unwrap();
+        gradgradcheck(&|xs| Tensor::einsum("bqd,bkd->bqk", xs)?.square(), &[q, k], 1e-6, 1e-6).unwrap();
         let m = randn(&[3, 3], 5);
         gradcheck(&|xs| Tensor::einsum("ii->i", xs), from_ref(&m), 1e-6, 1e-7).unwrap();
         gradcheck(

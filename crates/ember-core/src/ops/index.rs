@@ -114,10 +114,7 @@ fn outer_inner(shape: &[usize], dim: usize) -> (usize, usize) {
     if shape.is_empty() {
         return (1, 1);
     }
-    (
-        shape[..dim].iter().product(),
-        shape[dim + 1..].iter().product(),
-    )
+    (shape[..dim].iter().product(), shape[dim + 1..].iter().product())
 }
 
 /// The size of `dim`, treating a 0-dim tensor as one element.
@@ -208,10 +205,7 @@ fn scatter_kernel<T: Copy>(
 /// Row-major positions of the true elements of a bool mask.
 fn mask_positions(op: &'static str, mask: &Tensor) -> Result<Vec<usize>> {
     if mask.dtype() != DType::Bool {
-        return Err(dtype_err(
-            op,
-            format!("expected a bool mask, got {}", mask.dtype()),
-        ));
+        return Err(dtype_err(op, format!("expected a bool mask, got {}", mask.dtype())));
     }
     let g = mask.read();
     let CpuStorage::Bool(m) = &*g else {
@@ -263,10 +257,7 @@ impl Tensor {
         if index.ndim() > 1 {
             return Err(shape_err(
                 op,
-                format!(
-                    "index must be a 0-D or 1-D tensor, got shape {:?}",
-                    index.shape()
-                ),
+                format!("index must be a 0-D or 1-D tensor, got shape {:?}", index.shape()),
             ));
         }
         let idx = checked_indices(op, index, d, dim_size(self, d))?;
@@ -344,14 +335,7 @@ impl Tensor {
         let saved = SavedTensor::new(index);
         let in_shape = self.shape().to_vec();
         Ok(record(OP, out, &[self], move |_| {
-            Box::new(move |g| {
-                Ok(vec![Some(scatter_add_zeros(
-                    &in_shape,
-                    d as isize,
-                    saved.get()?,
-                    g,
-                )?)])
-            })
+            Box::new(move |g| Ok(vec![Some(scatter_add_zeros(&in_shape, d as isize, saved.get()?, g)?)]))
         }))
     }
 
@@ -382,14 +366,7 @@ impl Tensor {
         self.scatter_op("scatter_add", dim, index, src, true)
     }
 
-    fn scatter_op(
-        &self,
-        op: &'static str,
-        dim: isize,
-        index: &Tensor,
-        src: &Tensor,
-        add: bool,
-    ) -> Result<Tensor> {
+    fn scatter_op(&self, op: &'static str, dim: isize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
         check_same_dtype(op, self, src)?;
         scatter_impl(op, Some(self), self.shape(), dim, index, src, add)
     }
@@ -406,10 +383,7 @@ impl Tensor {
     pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {
         const OP: &str = "masked_select";
         if mask.dtype() != DType::Bool {
-            return Err(dtype_err(
-                OP,
-                format!("expected a bool mask, got {}", mask.dtype()),
-            ));
+            return Err(dtype_err(OP, format!("expected a bool mask, got {}", mask.dtype())));
         }
         let shape = crate::shape::broadcast_shapes(OP, self.shape(), mask.shape())?;
         let lx = self.layout().broadcast_to(OP, &shape)?;
@@ -441,9 +415,7 @@ impl Tensor {
         Ok(record(OP, out, &[self], move |_| {
             Box::new(move |g| {
                 let zeros = Tensor::zeros_dtype(mask.shape(), g.dtype())?;
-                Ok(vec![Some(
-                    zeros.masked_scatter(&mask, g)?.sum_to(&in_shape)?,
-                )])
+                Ok(vec![Some(zeros.masked_scatter(&mask, g)?.sum_to(&in_shape)?)])
             })
         }))
     }
@@ -558,13 +530,14 @@ impl Tensor {
         if k == 0 || k > self.ndim() || *idx.shape() != self.shape()[..k] {
             return Err(shape_err(
                 OP,
-                format!("the shape of the mask {:?} does not match the leading dims of the indexed tensor {:?}", idx.shape(), self.shape()),
+                format!(
+                    "the shape of the mask {:?} does not match the leading dims of the indexed tensor {:?}",
+                    idx.shape(),
+                    self.shape()
+                ),
             ));
         }
-        let pos: Vec<i64> = mask_positions(OP, idx)?
-            .into_iter()
-            .map(|p| p as i64)
-            .collect();
+        let pos: Vec<i64> = mask_positions(OP, idx)?.into_iter().map(|p| p as i64).collect();
         let lead: usize = self.shape()[..k].iter().product();
         let mut flat = vec![lead];
         flat.extend_from_slice(&self.shape()[k..]);
@@ -603,10 +576,7 @@ impl Tensor {
                     ),
                 ));
             }
-            let pos: Vec<i64> = mask_positions(OP, idx)?
-                .into_iter()
-                .map(|p| p as i64)
-                .collect();
+            let pos: Vec<i64> = mask_positions(OP, idx)?.into_iter().map(|p| p as i64).collect();
             let n = pos.len();
             return self.index_select_op(OP, d as isize, &Tensor::from_vec(pos, &[n])?);
         }
@@ -630,27 +600,14 @@ impl Tensor {
         const OP: &str = "one_hot";
         let vals = index_values(OP, self)?;
         if let Some(&v) = vals.iter().find(|&&v| v < 0) {
-            return Err(index_err(
-                OP,
-                format!("class values must be non-negative, got {v}"),
-            ));
+            return Err(index_err(OP, format!("class values must be non-negative, got {v}")));
         }
         let c = match num_classes {
             -1 => match vals.iter().max() {
                 Some(&m) => m as usize + 1,
-                None => {
-                    return Err(arg_err(
-                        OP,
-                        "cannot infer the number of classes from an empty tensor",
-                    ))
-                }
+                None => return Err(arg_err(OP, "cannot infer the number of classes from an empty tensor")),
             },
-            n if n < 0 => {
-                return Err(arg_err(
-                    OP,
-                    format!("num_classes must be -1 or non-negative, got {n}"),
-                ))
-            }
+            n if n < 0 => return Err(arg_err(OP, format!("num_classes must be -1 or non-negative, got {n}"))),
             n => n as usize,
         };
         let mut out = vec![0i64; vals.len() * c];
@@ -698,20 +655,14 @@ impl Tensor {
     /// e.sum_all().backward().unwrap();
     /// assert_eq!(w.grad().unwrap().to_vec::<f32>().unwrap(), vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
     /// ```
-    pub fn embedding_padding(
-        weight: &Tensor,
-        indices: &Tensor,
-        padding_idx: i64,
-    ) -> Result<Tensor> {
+    pub fn embedding_padding(weight: &Tensor, indices: &Tensor, padding_idx: i64) -> Result<Tensor> {
         const OP: &str = "embedding";
         check_embedding(weight)?;
         let num = weight.shape()[0];
         let pad = wrap_index(OP, padding_idx, 0, num).map_err(|_| {
             arg_err(
                 OP,
-                format!(
-                    "padding_idx {padding_idx} must be within [-{num}, {num}) for {num} embeddings"
-                ),
+                format!("padding_idx {padding_idx} must be within [-{num}, {num}) for {num} embeddings"),
             )
         })?;
         let flat = indices.reshape(&[-1])?.detach();
@@ -729,9 +680,7 @@ impl Tensor {
             Box::new(move |g| {
                 let flat = saved.get()?;
                 let is_pad = flat.eq_scalar(pad as f64)?.unsqueeze(1)?;
-                let g = g
-                    .reshape_to(&[flat.numel(), dim])?
-                    .masked_fill(&is_pad, 0.0)?;
+                let g = g.reshape_to(&[flat.numel(), dim])?.masked_fill(&is_pad, 0.0)?;
                 Ok(vec![Some(index_add_impl(None, &w_shape, 0, flat, &g)?)])
             })
         }))
@@ -752,10 +701,7 @@ fn index_add_impl(
     if index.ndim() > 1 {
         return Err(shape_err(
             OP,
-            format!(
-                "index must be a 0-D or 1-D tensor, got shape {:?}",
-                index.shape()
-            ),
+            format!("index must be a 0-D or 1-D tensor, got shape {:?}", index.shape()),
         ));
     }
     let n = shape.get(d).copied().unwrap_or(1);
@@ -764,8 +710,8 @@ fn index_add_impl(
     if !expect.is_empty() {
         expect[d] = idx.len();
     }
-    let src_ok = source.shape() == expect.as_slice()
-        || (shape.is_empty() && source.numel() == idx.len() && source.ndim() <= 1);
+    let src_ok =
+        source.shape() == expect.as_slice() || (shape.is_empty() && source.numel() == idx.len() && source.ndim() <= 1);
     if !src_ok {
         return Err(shape_err(
             OP,
@@ -797,9 +743,7 @@ fn index_add_impl(
     let has_base = base.is_some();
     Ok(record(OP, out, &inputs, move |_| {
         Box::new(move |g| {
-            let gs = g
-                .index_select(d as isize, saved.get()?)?
-                .reshape_to(&src_shape)?;
+            let gs = g.index_select(d as isize, saved.get()?)?.reshape_to(&src_shape)?;
             Ok(if has_base {
                 vec![Some(g.clone()), Some(gs)]
             } else {
@@ -863,11 +807,7 @@ fn scatter_impl(
                 g.clone()
             } else {
                 // the written positions no longer depend on the base
-                g.scatter(
-                    d as isize,
-                    idx,
-                    &Tensor::zeros_dtype(idx.shape(), g.dtype())?,
-                )?
+                g.scatter(d as isize, idx, &Tensor::zeros_dtype(idx.shape(), g.dtype())?)?
             };
             Ok(vec![Some(g_base), Some(g_src)])
         })
@@ -876,12 +816,7 @@ fn scatter_impl(
 
 /// Zeros of `shape` with `src` accumulated at `index` along `dim`: the adjoint of `gather`,
 /// as used by the gradient rules of gather-like ops (sort, topk, max_dim).
-pub(crate) fn scatter_add_zeros(
-    shape: &[usize],
-    dim: isize,
-    index: &Tensor,
-    src: &Tensor,
-) -> Result<Tensor> {
+pub(crate) fn scatter_add_zeros(shape: &[usize], dim: isize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     scatter_impl("scatter_add", None, shape, dim, index, src, true)
 }
 
@@ -900,13 +835,7 @@ fn check_embedding(weight: &Tensor) -> Result<()> {
 
 /// Shape rules shared by gather and scatter: the index has `self`'s number of dims, fits in
 /// `self` along every dim but `dim`, and (for scatter) fits in `src` along every dim.
-fn check_index_shape(
-    op: &'static str,
-    x: &[usize],
-    index: &Tensor,
-    dim: usize,
-    src: Option<&Tensor>,
-) -> Result<()> {
+fn check_index_shape(op: &'static str, x: &[usize], index: &Tensor, dim: usize, src: Option<&Tensor>) -> Result<()> {
     let nd = x.len().max(1);
     let ind = index.ndim().max(1);
     if ind != nd || src.is_some_and(|s| s.ndim().max(1) != nd) {
@@ -926,7 +855,10 @@ fn check_index_shape(
         if d != dim && n > size(x, d) {
             return Err(shape_err(
                 op,
-                format!("index of shape {:?} is larger than self of shape {x:?} at dim {d} (only dim {dim} may differ)", index.shape()),
+                format!(
+                    "index of shape {:?} is larger than self of shape {x:?} at dim {d} (only dim {dim} may differ)",
+                    index.shape()
+                ),
             ));
         }
         if let Some(s) = src {
@@ -947,12 +879,7 @@ fn check_index_shape(
 
 /// A layout over the index's positions that points at the start of `dim` in a tensor with
 /// the given strides (stride 0 along `dim`), and that tensor's stride along `dim`.
-fn base_layout(
-    index_shape: &[usize],
-    strides: &[usize],
-    offset: usize,
-    dim: usize,
-) -> (Layout, usize) {
+fn base_layout(index_shape: &[usize], strides: &[usize], offset: usize, dim: usize) -> (Layout, usize) {
     let mut s: Dims = Dims::from_slice(strides);
     let dim_stride = s.get(dim).copied().unwrap_or(0);
     if let Some(v) = s.get_mut(dim) {
@@ -987,9 +914,7 @@ mod tests {
 
     fn randn(shape: &[usize]) -> Tensor {
         let mut g = crate::Generator::new(7);
-        Tensor::randn_with(shape, &mut g)
-            .to_dtype(DType::F64)
-            .unwrap()
+        Tensor::randn_with(shape, &mut g).to_dtype(DType::F64).unwrap()
     }
 
     fn is_index_err(r: crate::Result<Tensor>, needle: &str) {
@@ -1050,13 +975,7 @@ mod tests {
             1e-7,
         )
         .unwrap();
-        gradgradcheck(
-            &|xs| xs[0].index_select(0, &idx)?.square(),
-            &[x],
-            1e-6,
-            1e-6,
-        )
-        .unwrap();
+        gradgradcheck(&|xs| xs[0].index_select(0, &idx)?.square(), &[x], 1e-6, 1e-6).unwrap();
     }
 
     #[test]
@@ -1067,11 +986,7 @@ mod tests {
         assert_eq!(y.to_vec::<f64>().unwrap(), vec![4., 4., 7., 10.]);
         assert!(x.index_add(1, &i64t(&[1], &[1]), &src).is_err());
         assert!(x
-            .index_add(
-                1,
-                &i64t(&[0, 1, 0], &[3]),
-                &src.to_dtype(DType::F32).unwrap()
-            )
+            .index_add(1, &i64t(&[0, 1, 0], &[3]), &src.to_dtype(DType::F32).unwrap())
             .is_err());
         let yi = Tensor::new(&[0i64, 0])
             .index_add(0, &i64t(&[1, 1], &[2]), &Tensor::new(&[3i64, 4]))
@@ -1107,10 +1022,7 @@ mod tests {
         );
         // along dim 0, on a transposed view, with an index smaller than self
         let idx0 = i64t(&[1, 0], &[1, 2]);
-        assert_eq!(
-            x.gather(0, &idx0).unwrap().to_vec::<f64>().unwrap(),
-            vec![4., 2.]
-        );
+        assert_eq!(x.gather(0, &idx0).unwrap().to_vec::<f64>().unwrap(), vec![4., 2.]);
         assert_eq!(
             x.t()
                 .gather(0, &i64t(&[1, 2], &[1, 2]))
@@ -1138,10 +1050,7 @@ mod tests {
         let src = f64t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
         // only the leading [2, 2] block of src is used
         assert_eq!(
-            x.scatter_add(1, &idx, &src)
-                .unwrap()
-                .to_vec::<f64>()
-                .unwrap(),
+            x.scatter_add(1, &idx, &src).unwrap().to_vec::<f64>().unwrap(),
             vec![0., 0., 3., 4., 5., 0.]
         );
         assert_eq!(
@@ -1185,9 +1094,7 @@ mod tests {
         )
         .unwrap();
         // the scatter grad of self is zero at the written positions
-        let x = Tensor::zeros_dtype(&[3], DType::F64)
-            .unwrap()
-            .requires_grad_(true);
+        let x = Tensor::zeros_dtype(&[3], DType::F64).unwrap().requires_grad_(true);
         let y = x.scatter(0, &i64t(&[1], &[1]), &f64t(&[5.], &[1])).unwrap();
         y.sum_all().backward().unwrap();
         assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![1., 0., 1.]);
@@ -1203,32 +1110,18 @@ mod tests {
         );
         assert!(x.masked_select(&Tensor::new(&[1i64, 0, 1])).is_err());
         assert!(x.masked_select(&Tensor::new(&[true, false])).is_err());
-        let y = x
-            .masked_scatter(&mask, &f64t(&[9., 8., 7., 6., 5.], &[5]))
-            .unwrap();
+        let y = x.masked_scatter(&mask, &f64t(&[9., 8., 7., 6., 5.], &[5])).unwrap();
         assert_eq!(y.to_vec::<f64>().unwrap(), vec![9., 2., 8., 7., 5., 6.]);
         assert!(x.masked_scatter(&mask, &f64t(&[9.], &[1])).is_err());
         let xr = randn(&[2, 3]);
         gradcheck(&|xs| xs[0].masked_select(&mask), from_ref(&xr), 1e-6, 1e-7).unwrap();
-        gradgradcheck(
-            &|xs| xs[0].masked_select(&mask)?.square(),
-            from_ref(&xr),
-            1e-6,
-            1e-6,
-        )
-        .unwrap();
+        gradgradcheck(&|xs| xs[0].masked_select(&mask)?.square(), from_ref(&xr), 1e-6, 1e-6).unwrap();
         // a mask that broadcasts self: the gradient sums back to self's shape
         let row = randn(&[3]);
         let m2 = Tensor::new(&[[true, true, false], [false, true, true]]);
         gradcheck(&|xs| xs[0].masked_select(&m2), &[row], 1e-6, 1e-7).unwrap();
         let src = randn(&[6]);
-        gradcheck(
-            &|xs| xs[0].masked_scatter(&mask, &xs[1]),
-            &[xr, src],
-            1e-6,
-            1e-7,
-        )
-        .unwrap();
+        gradcheck(&|xs| xs[0].masked_scatter(&mask, &xs[1]), &[xr, src], 1e-6, 1e-7).unwrap();
     }
 
     #[test]
@@ -1244,10 +1137,7 @@ mod tests {
         let x = f64t(&(0..12).map(|v| v as f64).collect::<Vec<_>>(), &[3, 2, 2]);
         let y = x.index(&i64t(&[2, 0], &[2])).unwrap();
         assert_eq!(y.shape(), &[2, 2, 2]);
-        assert_eq!(
-            y.to_vec::<f64>().unwrap(),
-            vec![8., 9., 10., 11., 0., 1., 2., 3.]
-        );
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![8., 9., 10., 11., 0., 1., 2., 3.]);
         let s = x.index(&i64t(&[1], &[])).unwrap();
         assert_eq!(s.shape(), &[2, 2]);
         let m = Tensor::new(&[[true, false], [false, false], [true, true]]);
@@ -1280,16 +1170,9 @@ mod tests {
         let y = Tensor::new(&[[1i64, 0], [2, 1]]).one_hot(-1).unwrap();
         assert_eq!(y.shape(), &[2, 2, 3]);
         assert_eq!(y.dtype(), DType::I64);
+        assert_eq!(y.to_vec::<i64>().unwrap(), vec![0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0]);
         assert_eq!(
-            y.to_vec::<i64>().unwrap(),
-            vec![0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0]
-        );
-        assert_eq!(
-            Tensor::new(&[1i32])
-                .one_hot(4)
-                .unwrap()
-                .to_vec::<i64>()
-                .unwrap(),
+            Tensor::new(&[1i32]).one_hot(4).unwrap().to_vec::<i64>().unwrap(),
             vec![0, 1, 0, 0]
         );
         assert!(Tensor::new(&[3i64]).one_hot(3).is_err());
@@ -1303,23 +1186,14 @@ mod tests {
         let idx = i64t(&[2, 2, 0, 1], &[2, 2]);
         let e = Tensor::embedding(&w, &idx).unwrap();
         assert_eq!(e.shape(), &[2, 2, 2]);
-        assert_eq!(
-            e.to_vec::<f64>().unwrap(),
-            vec![4., 5., 4., 5., 0., 1., 2., 3.]
-        );
+        assert_eq!(e.to_vec::<f64>().unwrap(), vec![4., 5., 4., 5., 0., 1., 2., 3.]);
         is_index_err(
             Tensor::embedding(&w, &i64t(&[3], &[1])),
             "index 3 is out of bounds for dimension 0 with size 3",
         );
         assert!(Tensor::embedding(&f64t(&[0.; 3], &[3]), &idx).is_err());
         let wr = randn(&[3, 2]);
-        gradcheck(
-            &|xs| Tensor::embedding(&xs[0], &idx),
-            from_ref(&wr),
-            1e-6,
-            1e-7,
-        )
-        .unwrap();
+        gradcheck(&|xs| Tensor::embedding(&xs[0], &idx), from_ref(&wr), 1e-6, 1e-7).unwrap();
         // where the padding row is not looked up, embedding_padding is the plain embedding
         let no_pad = i64t(&[0, 1, 1], &[3]);
         gradcheck(
@@ -1337,26 +1211,15 @@ mod tests {
         )
         .unwrap();
         // the padding row's gradient is exactly zero; repeated rows accumulate
-        let w = Tensor::ones_dtype(&[3, 2], DType::F64)
-            .unwrap()
-            .requires_grad_(true);
+        let w = Tensor::ones_dtype(&[3, 2], DType::F64).unwrap().requires_grad_(true);
         Tensor::embedding_padding(&w, &idx, -1)
             .unwrap()
             .sum_all()
             .backward()
             .unwrap();
-        assert_eq!(
-            w.grad().unwrap().to_vec::<f64>().unwrap(),
-            vec![1., 1., 1., 1., 0., 0.]
-        );
-        let w2 = Tensor::ones_dtype(&[3, 2], DType::F64)
-            .unwrap()
-            .requires_grad_(true);
-        Tensor::embedding(&w2, &idx)
-            .unwrap()
-            .sum_all()
-            .backward()
-            .unwrap();
+        assert_eq!(w.grad().unwrap().to_vec::<f64>().unwrap(), vec![1., 1., 1., 1., 0., 0.]);
+        let w2 = Tensor::ones_dtype(&[3, 2], DType::F64).unwrap().requires_grad_(true);
+        Tensor::embedding(&w2, &idx).unwrap().sum_all().backward().unwrap();
         assert_eq!(
             w2.grad().unwrap().to_vec::<f64>().unwrap(),
             vec![1., 1., 1., 1., 2., 2.]

@@ -33,7 +33,10 @@ pub(crate) fn reduce_dims(op: &'static str, dims: &[isize], ndim: usize) -> Resu
             continue;
         }
         if v.contains(&d) {
-            return Err(shape_err(op, format!("dim {d} appears multiple times in the list of dims")));
+            return Err(shape_err(
+                op,
+                format!("dim {d} appears multiple times in the list of dims"),
+            ));
         }
         v.push(d);
     }
@@ -151,8 +154,14 @@ impl Tensor {
             _ => self.clone(),
         };
         // max/min of nothing is undefined; for bools (all/any) the identities true/false apply
-        if matches!(op, Reduce::Max | Reduce::Min) && self.dtype() != DType::Bool && dims.iter().any(|&d| self.shape()[d] == 0) {
-            return Err(shape_err(name, format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape())));
+        if matches!(op, Reduce::Max | Reduce::Min)
+            && self.dtype() != DType::Bool
+            && dims.iter().any(|&d| self.shape()[d] == 0)
+        {
+            return Err(shape_err(
+                name,
+                format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape()),
+            ));
         }
         let (c, outer, red, inner) = canonical(&src.detach(), dims)?;
         let g = c.read();
@@ -163,8 +172,22 @@ impl Tensor {
                 CpuStorage::$V(match op {
                     Reduce::Sum => reduce_kernel(x, outer, red, inner, $zero, |a, b| a + b),
                     Reduce::Prod => reduce_kernel(x, outer, red, inner, $one, |a, b| a * b),
-                    Reduce::Max => reduce_kernel(x, outer, red, inner, $lo, |a, b| if b > a || b != b { b } else { a }),
-                    Reduce::Min => reduce_kernel(x, outer, red, inner, $hi, |a, b| if b < a || b != b { b } else { a }),
+                    Reduce::Max => reduce_kernel(
+                        x,
+                        outer,
+                        red,
+                        inner,
+                        $lo,
+                        |a, b| if b > a || b != b { b } else { a },
+                    ),
+                    Reduce::Min => reduce_kernel(
+                        x,
+                        outer,
+                        red,
+                        inner,
+                        $hi,
+                        |a, b| if b < a || b != b { b } else { a },
+                    ),
                 })
             }};
         }
@@ -216,7 +239,13 @@ impl Tensor {
     /// Mean over `dims` (empty = all); integer inputs are an error, as in PyTorch.
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Err(dtype_err("mean", format!("could not infer output dtype: input dtype should be floating point, got {}", self.dtype())));
+            return Err(dtype_err(
+                "mean",
+                format!(
+                    "could not infer output dtype: input dtype should be floating point, got {}",
+                    self.dtype()
+                ),
+            ));
         }
         let d = reduce_dims("mean", dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
@@ -255,7 +284,10 @@ impl Tensor {
                 let one_zero_pos = x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?)?;
                 let grad_in = Tensor::where_(&one_zero_pos, &p_nonzero.broadcast_to(x.shape())?, &no_zero)?;
                 let grad_in = grad_in.masked_fill(&zeros.gt_scalar(1.0)?.broadcast_to(x.shape())?, 0.0)?;
-                let grad_in = grad_in.masked_fill(&x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?.logical_not()?)?, 0.0)?;
+                let grad_in = grad_in.masked_fill(
+                    &x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?.logical_not()?)?,
+                    0.0,
+                )?;
                 Ok(vec![Some(g.reshape_to(&kept)?.mul(&grad_in)?)])
             })
         }))
@@ -288,7 +320,10 @@ impl Tensor {
         let name = if op == Reduce::Max { "amax" } else { "amin" };
         let d = reduce_dims(name, dims, self.ndim())?;
         if d.iter().any(|&i| self.shape()[i] == 0) {
-            return Err(shape_err(name, format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape())));
+            return Err(shape_err(
+                name,
+                format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape()),
+            ));
         }
         let out = self.reduce_raw(op, &d, keepdim)?;
         if !needs_grad(&[self]) {
@@ -313,13 +348,17 @@ impl Tensor {
     /// inputs, which give u8 as in PyTorch.
     pub fn all(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims("all", dims, self.ndim())?;
-        self.to_dtype(DType::Bool)?.reduce_raw(Reduce::Min, &d, keepdim)?.bool_result_like(self)
+        self.to_dtype(DType::Bool)?
+            .reduce_raw(Reduce::Min, &d, keepdim)?
+            .bool_result_like(self)
     }
 
     /// True if any element is non-zero (bool; u8 for u8 inputs, as `all`).
     pub fn any(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims("any", dims, self.ndim())?;
-        self.to_dtype(DType::Bool)?.reduce_raw(Reduce::Max, &d, keepdim)?.bool_result_like(self)
+        self.to_dtype(DType::Bool)?
+            .reduce_raw(Reduce::Max, &d, keepdim)?
+            .bool_result_like(self)
     }
 
     /// PyTorch's all/any keep uint8 for uint8 inputs (a legacy rule); bool otherwise.
@@ -361,9 +400,16 @@ impl Tensor {
             Box::new(move |g| {
                 let x = x.get()?;
                 // recompute when the backward is recorded, so it stays connected to x
-                let std = if crate::autograd::is_grad_enabled() { x.std_dims(&dims, correction, true)? } else { y.get()?.reshape_to(&kept)? };
+                let std = if crate::autograd::is_grad_enabled() {
+                    x.std_dims(&dims, correction, true)?
+                } else {
+                    y.get()?.reshape_to(&kept)?
+                };
                 // d std / dx = (x - mean) / ((n - correction) * std)
-                let scale = g.reshape_to(&kept)?.div(&std.mul_scalar(denom)?)?.masked_fill(&std.eq_scalar(0.0)?, 0.0)?;
+                let scale = g
+                    .reshape_to(&kept)?
+                    .div(&std.mul_scalar(denom)?)?
+                    .masked_fill(&std.eq_scalar(0.0)?, 0.0)?;
                 Ok(vec![Some(x.sub(&x.mean_dims(&dims, true)?)?.mul(&scale)?)])
             })
         }))
@@ -393,7 +439,10 @@ impl Tensor {
     /// Vector p-norm over `dims` (p = 1, 2, or f64::INFINITY; other p > 0 work too).
     pub fn norm(&self, p: f64, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Err(dtype_err("norm", format!("expected a floating point tensor as input, got {}", self.dtype())));
+            return Err(dtype_err(
+                "norm",
+                format!("expected a floating point tensor as input, got {}", self.dtype()),
+            ));
         }
         if p == f64::INFINITY {
             self.abs()?.amax(dims, keepdim)

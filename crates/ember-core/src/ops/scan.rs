@@ -92,33 +92,11 @@ fn scan_raw(x: &Tensor, dim: usize, op: Scan) -> Result<Tensor> {
             |a, b| a + b,
             |a, b| a * b
         ),
-        CpuStorage::F64(v) => go!(
-            v,
-            0.0f64,
-            1.0f64,
-            |x: f64| x,
-            |a: f64| a,
-            |a, b| a + b,
-            |a, b| a * b
-        ),
-        CpuStorage::F16(v) => go!(
-            v,
-            0.0f32,
-            1.0f32,
-            f16::to_f32,
-            f16::from_f32,
-            |a, b| a + b,
-            |a, b| a * b
-        ),
-        CpuStorage::BF16(v) => go!(
-            v,
-            0.0f32,
-            1.0f32,
-            bf16::to_f32,
-            bf16::from_f32,
-            |a, b| a + b,
-            |a, b| a * b
-        ),
+        CpuStorage::F64(v) => go!(v, 0.0f64, 1.0f64, |x: f64| x, |a: f64| a, |a, b| a + b, |a, b| a * b),
+        CpuStorage::F16(v) => go!(v, 0.0f32, 1.0f32, f16::to_f32, f16::from_f32, |a, b| a + b, |a, b| a
+            * b),
+        CpuStorage::BF16(v) => go!(v, 0.0f32, 1.0f32, bf16::to_f32, bf16::from_f32, |a, b| a + b, |a, b| a
+            * b),
         CpuStorage::I64(v) => go!(
             v,
             0i64,
@@ -235,9 +213,7 @@ mod tests {
 
     fn randn(shape: &[usize]) -> Tensor {
         let mut g = crate::Generator::new(3);
-        Tensor::randn_with(shape, &mut g)
-            .to_dtype(DType::F64)
-            .unwrap()
+        Tensor::randn_with(shape, &mut g).to_dtype(DType::F64).unwrap()
     }
 
     #[test]
@@ -254,14 +230,8 @@ mod tests {
         let b = Tensor::new(&[true, false, true]).cumsum(0).unwrap();
         assert_eq!(b.dtype(), DType::I64);
         assert_eq!(b.to_vec::<i64>().unwrap(), vec![1, 1, 2]);
-        assert_eq!(
-            Tensor::new(&[1i32, 2]).cumsum(0).unwrap().dtype(),
-            DType::I64
-        );
-        assert_eq!(
-            Tensor::scalar(2.5f32).cumsum(0).unwrap().item().unwrap(),
-            2.5
-        );
+        assert_eq!(Tensor::new(&[1i32, 2]).cumsum(0).unwrap().dtype(), DType::I64);
+        assert_eq!(Tensor::scalar(2.5f32).cumsum(0).unwrap().item().unwrap(), 2.5);
         assert!(x.cumsum(2).is_err());
         // f32 accumulates in f64, as PyTorch's CPU kernel: 1e8 + 1 + 1 - 1e8 keeps the ones
         let y = Tensor::new(&[1e8f32, 1.0, 1.0, -1e8])
@@ -301,11 +271,7 @@ mod tests {
             vec![1., 2., 3., 4., 0., 18.]
         );
         assert_eq!(
-            Tensor::new(&[2i64, 3, 4])
-                .cumprod(0)
-                .unwrap()
-                .to_vec::<i64>()
-                .unwrap(),
+            Tensor::new(&[2i64, 3, 4]).cumprod(0).unwrap().to_vec::<i64>().unwrap(),
             vec![2, 6, 24]
         );
     }
@@ -324,12 +290,7 @@ mod tests {
     #[test]
     fn cumprod_gradient_with_zeros() {
         // one zero and two zeros in a row, zero first and last
-        for v in [
-            [2., 0., 3., 4.],
-            [0., 2., 0., 5.],
-            [1.5, 2., 3., 0.],
-            [0., 0., 0., 2.],
-        ] {
+        for v in [[2., 0., 3., 4.], [0., 2., 0., 5.], [1.5, 2., 3., 0.], [0., 0., 0., 2.]] {
             let x = f64t(&v, &[1, 4]);
             gradcheck(&|xs| xs[0].cumprod(1), from_ref(&x), 1e-6, 1e-7).unwrap();
             gradgradcheck(&|xs| xs[0].cumprod(1), from_ref(&x), 1e-6, 1e-6).unwrap();

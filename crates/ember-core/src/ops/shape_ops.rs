@@ -268,10 +268,7 @@ impl Tensor {
                     format!("with no dims, shifts must hold one value, got {shifts:?}"),
                 ));
             }
-            return self
-                .reshape(&[-1])?
-                .roll(shifts, &[0])?
-                .reshape_to(self.shape());
+            return self.reshape(&[-1])?.roll(shifts, &[0])?.reshape_to(self.shape());
         }
         if shifts.len() != dims.len() {
             return Err(arg_err(
@@ -311,7 +308,11 @@ impl Tensor {
         if reps.len() < nd {
             return Err(shape_err(
                 "repeat",
-                format!("the number of repeats ({}) cannot be smaller than the number of dims ({nd}) of shape {:?}", reps.len(), self.shape()),
+                format!(
+                    "the number of repeats ({}) cannot be smaller than the number of dims ({nd}) of shape {:?}",
+                    reps.len(),
+                    self.shape()
+                ),
             ));
         }
         let mut src = vec![1usize; reps.len() - nd];
@@ -323,9 +324,7 @@ impl Tensor {
             fin.push(r * s);
         }
         // [1, s0, 1, s1, ..] -> broadcast [r0, s0, r1, s1, ..] -> copy into [r0 s0, r1 s1, ..]
-        self.reshape_to(&inter)?
-            .broadcast_to(&expanded)?
-            .reshape_to(&fin)
+        self.reshape_to(&inter)?.broadcast_to(&expanded)?.reshape_to(&fin)
     }
 
     /// The lower triangle of the last two dims: elements with `col - row <= k` are kept, the
@@ -406,9 +405,7 @@ mod tests {
 
     fn randn(shape: &[usize]) -> Tensor {
         let mut g = crate::Generator::new(11);
-        Tensor::randn_with(shape, &mut g)
-            .to_dtype(DType::F64)
-            .unwrap()
+        Tensor::randn_with(shape, &mut g).to_dtype(DType::F64).unwrap()
     }
 
     fn vals(t: crate::Result<Tensor>) -> Vec<f64> {
@@ -421,33 +418,22 @@ mod tests {
         // last dim (1 left, 0 right), then dim 0 (0 top, 1 bottom)
         let y = x.pad(&[1, 0, 0, 1], PadMode::Constant(9.)).unwrap();
         assert_eq!(y.shape(), &[3, 3]);
-        assert_eq!(
-            y.to_vec::<f64>().unwrap(),
-            vec![9., 1., 2., 9., 3., 4., 9., 9., 9.]
-        );
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![9., 1., 2., 9., 3., 4., 9., 9., 9.]);
         // negative pads crop
         let y = x.pad(&[-1, 1], PadMode::Constant(0.)).unwrap();
         assert_eq!(y.to_vec::<f64>().unwrap(), vec![2., 0., 4., 0.]);
         assert!(x.pad(&[-2, -1], PadMode::Constant(0.)).is_err());
         assert!(x.pad(&[1], PadMode::Constant(0.)).is_err());
         assert!(x.pad(&[1, 1, 1, 1, 1, 1], PadMode::Constant(0.)).is_err());
-        let xi = Tensor::new(&[1i64, 2])
-            .pad(&[1, 1], PadMode::Constant(-1.))
-            .unwrap();
+        let xi = Tensor::new(&[1i64, 2]).pad(&[1, 1], PadMode::Constant(-1.)).unwrap();
         assert_eq!(xi.to_vec::<i64>().unwrap(), vec![-1, 1, 2, -1]);
     }
 
     #[test]
     fn reflect_replicate_circular_values() {
         let x = f64t(&[1., 2., 3.], &[1, 3]);
-        assert_eq!(
-            vals(x.pad(&[2, 1], PadMode::Reflect)),
-            vec![3., 2., 1., 2., 3., 2.]
-        );
-        assert_eq!(
-            vals(x.pad(&[2, 1], PadMode::Replicate)),
-            vec![1., 1., 1., 2., 3., 3.]
-        );
+        assert_eq!(vals(x.pad(&[2, 1], PadMode::Reflect)), vec![3., 2., 1., 2., 3., 2.]);
+        assert_eq!(vals(x.pad(&[2, 1], PadMode::Replicate)), vec![1., 1., 1., 2., 3., 3.]);
         assert_eq!(
             vals(x.pad(&[1, 3], PadMode::Circular)),
             vec![3., 1., 2., 3., 1., 2., 3.]
@@ -457,10 +443,7 @@ mod tests {
         assert!(x.pad(&[4, 0], PadMode::Circular).is_err());
         let m = f64t(&[1., 2., 3., 4.], &[2, 2]);
         let y = m.pad(&[1, 0, 1, 0], PadMode::Reflect).unwrap();
-        assert_eq!(
-            y.to_vec::<f64>().unwrap(),
-            vec![4., 3., 4., 2., 1., 2., 4., 3., 4.]
-        );
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![4., 3., 4., 2., 1., 2., 4., 3., 4.]);
     }
 
     #[test]
@@ -472,13 +455,7 @@ mod tests {
             PadMode::Replicate,
             PadMode::Circular,
         ] {
-            gradcheck(
-                &|xs| xs[0].pad(&[2, 1, 1, 2], mode),
-                from_ref(&x),
-                1e-6,
-                1e-7,
-            )
-            .unwrap();
+            gradcheck(&|xs| xs[0].pad(&[2, 1, 1, 2], mode), from_ref(&x), 1e-6, 1e-7).unwrap();
         }
         gradcheck(
             &|xs| xs[0].pad(&[-1, 2], PadMode::Constant(0.)),
@@ -527,13 +504,7 @@ mod tests {
         assert!(m.roll(&[1, 2], &[0]).is_err());
         assert!(m.roll(&[1, 2], &[]).is_err());
         let r = randn(&[3, 4]);
-        gradcheck(
-            &|xs| xs[0].roll(&[1, -3], &[0, 1]),
-            from_ref(&r),
-            1e-6,
-            1e-7,
-        )
-        .unwrap();
+        gradcheck(&|xs| xs[0].roll(&[1, -3], &[0, 1]), from_ref(&r), 1e-6, 1e-7).unwrap();
         gradcheck(&|xs| xs[0].roll(&[5], &[]), &[r], 1e-6, 1e-7).unwrap();
     }
 
@@ -541,16 +512,10 @@ mod tests {
     fn repeat_values_and_grads() {
         let x = f64t(&[1., 2., 3., 4.], &[2, 2]);
         let y = x.repeat(&[1, 2]).unwrap();
-        assert_eq!(
-            y.to_vec::<f64>().unwrap(),
-            vec![1., 2., 1., 2., 3., 4., 3., 4.]
-        );
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![1., 2., 1., 2., 3., 4., 3., 4.]);
         let y = x.repeat(&[2, 1, 1]).unwrap();
         assert_eq!(y.shape(), &[2, 2, 2]);
-        assert_eq!(
-            y.to_vec::<f64>().unwrap(),
-            vec![1., 2., 3., 4., 1., 2., 3., 4.]
-        );
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![1., 2., 3., 4., 1., 2., 3., 4.]);
         assert_eq!(x.repeat(&[0, 3]).unwrap().shape(), &[0, 6]);
         assert!(x.repeat(&[2]).is_err());
         let r = randn(&[2, 3]);
@@ -561,18 +526,9 @@ mod tests {
     #[test]
     fn tril_triu_values_and_grads() {
         let x = f64t(&(1..=12).map(|v| v as f64).collect::<Vec<_>>(), &[3, 4]);
-        assert_eq!(
-            vals(x.tril(0)),
-            vec![1., 0., 0., 0., 5., 6., 0., 0., 9., 10., 11., 0.]
-        );
-        assert_eq!(
-            vals(x.tril(-1)),
-            vec![0., 0., 0., 0., 5., 0., 0., 0., 9., 10., 0., 0.]
-        );
-        assert_eq!(
-            vals(x.triu(1)),
-            vec![0., 2., 3., 4., 0., 0., 7., 8., 0., 0., 0., 12.]
-        );
+        assert_eq!(vals(x.tril(0)), vec![1., 0., 0., 0., 5., 6., 0., 0., 9., 10., 11., 0.]);
+        assert_eq!(vals(x.tril(-1)), vec![0., 0., 0., 0., 5., 0., 0., 0., 9., 10., 0., 0.]);
+        assert_eq!(vals(x.triu(1)), vec![0., 2., 3., 4., 0., 0., 7., 8., 0., 0., 0., 12.]);
         assert_eq!(vals(x.triu(-5)), x.to_vec::<f64>().unwrap());
         assert_eq!(vals(x.tril(-3)), vec![0.; 12]);
         // batched and transposed

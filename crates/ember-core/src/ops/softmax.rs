@@ -161,13 +161,7 @@ fn forward_row<T: SoftmaxFloat>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) 
 
 /// One block of `n` rows of `inner` elements, reducing over the rows (column-wise), so every
 /// loop runs along contiguous memory.
-fn forward_block<T: SoftmaxFloat>(
-    x: &[T],
-    out: &mut [MaybeUninit<T>],
-    n: usize,
-    inner: usize,
-    log: bool,
-) {
+fn forward_block<T: SoftmaxFloat>(x: &[T], out: &mut [MaybeUninit<T>], n: usize, inner: usize, log: bool) {
     let mut m = vec![T::c(f64::NEG_INFINITY); inner];
     for row in x.chunks_exact(inner) {
         for (a, &v) in m.iter_mut().zip(row) {
@@ -215,11 +209,7 @@ fn forward_block<T: SoftmaxFloat>(
 
 /// Build the `outer * n * inner` output by running `body(dst_block, block_index)` on blocks
 /// of `n * inner` elements, in parallel above the threshold. `body` must write its whole block.
-fn by_blocks<T: Send>(
-    outer: usize,
-    block: usize,
-    body: impl Fn(&mut [MaybeUninit<T>], usize) + Sync + Send,
-) -> Vec<T> {
+fn by_blocks<T: Send>(outer: usize, block: usize, body: impl Fn(&mut [MaybeUninit<T>], usize) + Sync + Send) -> Vec<T> {
     let total = outer * block;
     let mut out = Vec::with_capacity(total);
     if total > 0 {
@@ -232,10 +222,7 @@ fn by_blocks<T: Send>(
                 .with_min_len(min_len)
                 .for_each(|(i, dst)| body(dst, i));
         } else {
-            spare
-                .chunks_mut(block)
-                .enumerate()
-                .for_each(|(i, dst)| body(dst, i));
+            spare.chunks_mut(block).enumerate().for_each(|(i, dst)| body(dst, i));
         }
     }
     // SAFETY: every block of the `total` elements was fully written by `body`
@@ -257,13 +244,7 @@ fn forward<T: SoftmaxFloat>(x: &[T], outer: usize, n: usize, inner: usize, log: 
 
 /// Fused backward over one block: softmax `y * (g - sum(g y))`, log_softmax
 /// `g - exp(y) sum(g)`, the sums taken over the `n` rows of `inner` elements.
-fn backward_block<T: SoftmaxFloat>(
-    y: &[T],
-    g: &[T],
-    out: &mut [MaybeUninit<T>],
-    inner: usize,
-    log: bool,
-) {
+fn backward_block<T: SoftmaxFloat>(y: &[T], g: &[T], out: &mut [MaybeUninit<T>], inner: usize, log: bool) {
     if inner == 1 {
         if log {
             let sg = lane_sum(g, g, |v, _| v);
@@ -298,23 +279,12 @@ fn backward_block<T: SoftmaxFloat>(
         .zip(g.chunks_exact(inner))
     {
         for (((o, &yv), &gv), &sv) in orow.iter_mut().zip(yr).zip(gr).zip(&s) {
-            o.write(if log {
-                gv - yv.fast_exp() * sv
-            } else {
-                yv * (gv - sv)
-            });
+            o.write(if log { gv - yv.fast_exp() * sv } else { yv * (gv - sv) });
         }
     }
 }
 
-fn backward<T: SoftmaxFloat>(
-    y: &[T],
-    g: &[T],
-    outer: usize,
-    n: usize,
-    inner: usize,
-    log: bool,
-) -> Vec<T> {
+fn backward<T: SoftmaxFloat>(y: &[T], g: &[T], outer: usize, n: usize, inner: usize, log: bool) -> Vec<T> {
     let block = n * inner;
     by_blocks(outer, block, |dst, i| {
         let r = i * block..(i + 1) * block;
@@ -378,9 +348,7 @@ fn softmax_raw(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
 /// The gradient of the input given the output `y` and its gradient `g`: a fused kernel when
 /// nothing records it, Tensor ops (differentiable) otherwise.
 fn softmax_grad(y: &Tensor, g: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
-    let fused = !is_grad_enabled()
-        && g.dtype() == y.dtype()
-        && matches!(y.dtype(), DType::F32 | DType::F64);
+    let fused = !is_grad_enabled() && g.dtype() == y.dtype() && matches!(y.dtype(), DType::F32 | DType::F64);
     if !fused {
         let d = dim as isize;
         return if log {
@@ -396,12 +364,8 @@ fn softmax_grad(y: &Tensor, g: &Tensor, dim: usize, log: bool) -> Result<Tensor>
         let ry = yc.offset()..yc.offset() + yc.numel();
         let rg = gc.offset()..gc.offset() + gc.numel();
         match (&*gy, &*gg) {
-            (CpuStorage::F32(a), CpuStorage::F32(b)) => {
-                CpuStorage::F32(backward(&a[ry], &b[rg], outer, n, inner, log))
-            }
-            (CpuStorage::F64(a), CpuStorage::F64(b)) => {
-                CpuStorage::F64(backward(&a[ry], &b[rg], outer, n, inner, log))
-            }
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(backward(&a[ry], &b[rg], outer, n, inner, log)),
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(backward(&a[ry], &b[rg], outer, n, inner, log)),
             _ => unreachable!("dtypes checked above"),
         }
     };
@@ -476,9 +440,7 @@ mod tests {
 
     fn randn(shape: &[usize], seed: u64) -> Tensor {
         let mut g = crate::Generator::new(seed);
-        Tensor::randn_with(shape, &mut g)
-            .to_dtype(DType::F64)
-            .unwrap()
+        Tensor::randn_with(shape, &mut g).to_dtype(DType::F64).unwrap()
     }
 
     /// The composite reference: exp(x - max) / sum, in f64.
@@ -498,10 +460,7 @@ mod tests {
     fn assert_close(a: &[f64], b: &[f64], tol: f64) {
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "element {i}: {x} vs {y}"
-            );
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y}");
         }
     }
 
@@ -537,25 +496,12 @@ mod tests {
         let l = x.log_softmax(0).unwrap().to_vec::<f64>().unwrap();
         assert_close(
             &l,
-            &[1f64, 2., 3.]
-                .iter()
-                .map(|v| v - s.ln())
-                .collect::<Vec<_>>(),
+            &[1f64, 2., 3.].iter().map(|v| v - s.ln()).collect::<Vec<_>>(),
             1e-15,
         );
         // 0-dim: softmax is 1, log_softmax 0
-        assert_eq!(
-            Tensor::scalar(3.0f32).softmax(0).unwrap().item().unwrap(),
-            1.0
-        );
-        assert_eq!(
-            Tensor::scalar(3.0f32)
-                .log_softmax(-1)
-                .unwrap()
-                .item()
-                .unwrap(),
-            0.0
-        );
+        assert_eq!(Tensor::scalar(3.0f32).softmax(0).unwrap().item().unwrap(), 1.0);
+        assert_eq!(Tensor::scalar(3.0f32).log_softmax(-1).unwrap().item().unwrap(), 0.0);
     }
 
     #[test]
@@ -567,17 +513,8 @@ mod tests {
                 assert_close(&y.to_vec::<f64>().unwrap(), &reference(&x, d, log), 1e-13);
                 // f32 through the vectorized exp
                 let x32 = x.to_dtype(DType::F32).unwrap();
-                let y32 = if log {
-                    x32.log_softmax(d)
-                } else {
-                    x32.softmax(d)
-                }
-                .unwrap();
-                assert_close(
-                    &y32.to_vec::<f64>().unwrap(),
-                    &reference(&x32, d, log),
-                    2e-6,
-                );
+                let y32 = if log { x32.log_softmax(d) } else { x32.softmax(d) }.unwrap();
+                assert_close(&y32.to_vec::<f64>().unwrap(), &reference(&x32, d, log), 2e-6);
             }
         }
         let xt = x.transpose(0, 2).unwrap();
@@ -620,20 +557,13 @@ mod tests {
     #[test]
     fn infinities_and_nan() {
         let x = Tensor::new(&[f32::NEG_INFINITY, 0.0, 0.0]);
-        assert_eq!(
-            x.softmax(0).unwrap().to_vec::<f32>().unwrap(),
-            vec![0.0, 0.5, 0.5]
-        );
+        assert_eq!(x.softmax(0).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 0.5, 0.5]);
         let l = x.log_softmax(0).unwrap().to_vec::<f32>().unwrap();
         assert_eq!(l[0], f32::NEG_INFINITY);
         assert!((l[1] + 2f32.ln()).abs() < 1e-7);
-        let all = Tensor::new(&[f32::NEG_INFINITY, f32::NEG_INFINITY])
-            .softmax(0)
-            .unwrap();
+        let all = Tensor::new(&[f32::NEG_INFINITY, f32::NEG_INFINITY]).softmax(0).unwrap();
         assert!(all.to_vec::<f32>().unwrap().iter().all(|v| v.is_nan()));
-        let nan = Tensor::new(&[1.0f32, f32::NAN, 2.0])
-            .log_softmax(0)
-            .unwrap();
+        let nan = Tensor::new(&[1.0f32, f32::NAN, 2.0]).log_softmax(0).unwrap();
         assert!(nan.to_vec::<f32>().unwrap().iter().all(|v| v.is_nan()));
         let big = Tensor::new(&[1e30f32, 0.0]).softmax(0).unwrap();
         assert_eq!(big.to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
@@ -655,30 +585,15 @@ mod tests {
 
     #[test]
     fn fused_backward_matches_composite() {
-        for (shape, d) in [
-            (vec![5usize, 7], 1isize),
-            (vec![4, 3, 6], 1),
-            (vec![300, 130], -1),
-        ] {
+        for (shape, d) in [(vec![5usize, 7], 1isize), (vec![4, 3, 6], 1), (vec![300, 130], -1)] {
             let x = randn(&shape, 5);
             let g = randn(&shape, 6);
             for log in [false, true] {
                 let run = |create_graph: bool| {
                     let xl = x.detach().requires_grad_(true);
-                    let y = if log {
-                        xl.log_softmax(d)
-                    } else {
-                        xl.softmax(d)
-                    }
-                    .unwrap();
-                    let gr = crate::autograd::grad(
-                        &[y],
-                        &[xl],
-                        Some(from_ref(&g)),
-                        create_graph,
-                        create_graph,
-                    )
-                    .unwrap();
+                    let y = if log { xl.log_softmax(d) } else { xl.softmax(d) }.unwrap();
+                    let gr =
+                        crate::autograd::grad(&[y], &[xl], Some(from_ref(&g)), create_graph, create_graph).unwrap();
                     gr[0].clone().unwrap().to_vec::<f64>().unwrap()
                 };
                 // create_graph = true runs the composite formulas, false the fused kernel

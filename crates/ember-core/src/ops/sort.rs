@@ -24,8 +24,7 @@ fn is_nan<T: Elem>(v: T) -> bool {
 /// The total order of sorting: NaN above every number, NaNs equal to each other.
 #[inline]
 fn total_cmp<T: Elem>(a: T, b: T) -> Ordering {
-    a.partial_cmp(&b)
-        .unwrap_or_else(|| is_nan(a).cmp(&is_nan(b)))
+    a.partial_cmp(&b).unwrap_or_else(|| is_nan(a).cmp(&is_nan(b)))
 }
 
 /// What to compute for each row of `n` elements.
@@ -90,13 +89,7 @@ fn rows_kernel<T: Elem>(x: &[T], n: usize, op: RowOp) -> (Vec<T>, Vec<i64>) {
 
 /// Index (first occurrence) and value of the max (or min) of every (outer, inner) lane of a
 /// contiguous (outer, n, inner) buffer; the first NaN wins.
-fn extreme_kernel<T: Elem>(
-    x: &[T],
-    outer: usize,
-    n: usize,
-    inner: usize,
-    max: bool,
-) -> (Vec<T>, Vec<i64>) {
+fn extreme_kernel<T: Elem>(x: &[T], outer: usize, n: usize, inner: usize, max: bool) -> (Vec<T>, Vec<i64>) {
     let better = |v: T, best: T| -> bool {
         if max {
             v > best || (is_nan(v) && !is_nan(best))
@@ -136,13 +129,7 @@ fn extreme_kernel<T: Elem>(
 }
 
 /// `values` recorded as a function of `x` whose gradient scatters into `indices` along `dim`.
-fn record_by_indices(
-    op: &'static str,
-    x: &Tensor,
-    values: Tensor,
-    indices: &Tensor,
-    dim: usize,
-) -> Tensor {
+fn record_by_indices(op: &'static str, x: &Tensor, values: Tensor, indices: &Tensor, dim: usize) -> Tensor {
     if !needs_grad(&[x]) {
         return values;
     }
@@ -194,13 +181,7 @@ impl Tensor {
     /// assert_eq!(v.to_vec::<f32>().unwrap(), vec![5.0, 4.0]);
     /// assert_eq!(i.to_vec::<i64>().unwrap(), vec![1, 3]);
     /// ```
-    pub fn topk(
-        &self,
-        k: usize,
-        dim: isize,
-        largest: bool,
-        sorted: bool,
-    ) -> Result<(Tensor, Tensor)> {
+    pub fn topk(&self, k: usize, dim: isize, largest: bool, sorted: bool) -> Result<(Tensor, Tensor)> {
         let _ = sorted;
         let d = normalize_dim("topk", dim, self.ndim())?;
         let n = self.shape().get(d).copied().unwrap_or(1);
@@ -243,9 +224,7 @@ impl Tensor {
             RowOp::Sort { .. } => n,
             RowOp::TopK { k, .. } => k,
         };
-        let back = |t: Tensor| -> Result<Tensor> {
-            no_grad_scope(|| Ok(t.transpose(d as isize, -1)?.contiguous()))
-        };
+        let back = |t: Tensor| -> Result<Tensor> { no_grad_scope(|| Ok(t.transpose(d as isize, -1)?.contiguous())) };
         let values = back(Tensor::from_storage(vals, &shape))?;
         let indices = back(Tensor::from_vec(idxs, &shape)?)?;
         let values = record_by_indices(op, self, values, &indices, d);
@@ -300,13 +279,7 @@ impl Tensor {
         self.reshape(&[-1])?.argmin(0, false)
     }
 
-    fn extreme_dim(
-        &self,
-        op: &'static str,
-        dim: isize,
-        keepdim: bool,
-        max: bool,
-    ) -> Result<(Tensor, Tensor)> {
+    fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim(op, dim, self.ndim())?;
         if self.ndim() == 0 {
             let (v, i) = self.reshape(&[1])?.extreme_dim(op, 0, false, max)?;
@@ -354,9 +327,7 @@ mod tests {
 
     fn randn(shape: &[usize]) -> Tensor {
         let mut g = crate::Generator::new(5);
-        Tensor::randn_with(shape, &mut g)
-            .to_dtype(DType::F64)
-            .unwrap()
+        Tensor::randn_with(shape, &mut g).to_dtype(DType::F64).unwrap()
     }
 
     fn pair(r: crate::Result<(Tensor, Tensor)>) -> (Vec<f64>, Vec<i64>) {
@@ -431,19 +402,10 @@ mod tests {
     #[test]
     fn argmax_argmin_first_occurrence_and_nan() {
         let x = f64t(&[1., 3., 3., 0., -2., 0.], &[2, 3]);
-        assert_eq!(
-            x.argmax(1, false).unwrap().to_vec::<i64>().unwrap(),
-            vec![1, 0]
-        );
-        assert_eq!(
-            x.argmin(1, false).unwrap().to_vec::<i64>().unwrap(),
-            vec![0, 1]
-        );
+        assert_eq!(x.argmax(1, false).unwrap().to_vec::<i64>().unwrap(), vec![1, 0]);
+        assert_eq!(x.argmin(1, false).unwrap().to_vec::<i64>().unwrap(), vec![0, 1]);
         assert_eq!(x.argmax(0, true).unwrap().shape(), &[1, 3]);
-        assert_eq!(
-            x.argmax(0, false).unwrap().to_vec::<i64>().unwrap(),
-            vec![0, 0, 0]
-        );
+        assert_eq!(x.argmax(0, false).unwrap().to_vec::<i64>().unwrap(), vec![0, 0, 0]);
         assert_eq!(x.argmax_all().unwrap().item().unwrap(), 1.0);
         assert_eq!(x.argmin_all().unwrap().item().unwrap(), 4.0);
         let n = f64t(&[1., f64::NAN, 5., f64::NAN], &[4]);
@@ -453,20 +415,9 @@ mod tests {
         assert!(v.item().unwrap().is_nan());
         assert_eq!(i.item().unwrap(), 1.0);
         assert!(Tensor::zeros(&[0, 3]).argmax(0, false).is_err());
+        assert_eq!(Tensor::scalar(2.0f32).argmax(0, false).unwrap().item().unwrap(), 0.0);
         assert_eq!(
-            Tensor::scalar(2.0f32)
-                .argmax(0, false)
-                .unwrap()
-                .item()
-                .unwrap(),
-            0.0
-        );
-        assert_eq!(
-            Tensor::new(&[3i64, 9, 9])
-                .argmax(0, false)
-                .unwrap()
-                .item()
-                .unwrap(),
+            Tensor::new(&[3i64, 9, 9]).argmax(0, false).unwrap().item().unwrap(),
             1.0
         );
     }
@@ -486,20 +437,8 @@ mod tests {
         assert_eq!(t.grad().unwrap().to_vec::<f64>().unwrap(), vec![1., 0., 0.]);
         let r = randn(&[3, 4]);
         for keep in [false, true] {
-            gradcheck(
-                &|xs| Ok(xs[0].max_dim(1, keep)?.0),
-                from_ref(&r),
-                1e-6,
-                1e-7,
-            )
-            .unwrap();
-            gradcheck(
-                &|xs| Ok(xs[0].min_dim(0, keep)?.0),
-                from_ref(&r),
-                1e-6,
-                1e-7,
-            )
-            .unwrap();
+            gradcheck(&|xs| Ok(xs[0].max_dim(1, keep)?.0), from_ref(&r), 1e-6, 1e-7).unwrap();
+            gradcheck(&|xs| Ok(xs[0].min_dim(0, keep)?.0), from_ref(&r), 1e-6, 1e-7).unwrap();
         }
         gradgradcheck(&|xs| xs[0].max_dim(1, false)?.0.square(), &[r], 1e-6, 1e-6).unwrap();
     }
@@ -509,26 +448,8 @@ mod tests {
         let r = randn(&[3, 5]);
         gradcheck(&|xs| Ok(xs[0].sort(1, false)?.0), from_ref(&r), 1e-6, 1e-7).unwrap();
         gradcheck(&|xs| Ok(xs[0].sort(0, true)?.0), from_ref(&r), 1e-6, 1e-7).unwrap();
-        gradcheck(
-            &|xs| Ok(xs[0].topk(2, 1, true, true)?.0),
-            from_ref(&r),
-            1e-6,
-            1e-7,
-        )
-        .unwrap();
-        gradcheck(
-            &|xs| Ok(xs[0].topk(2, 0, false, true)?.0),
-            from_ref(&r),
-            1e-6,
-            1e-7,
-        )
-        .unwrap();
-        gradgradcheck(
-            &|xs| xs[0].topk(3, 1, true, true)?.0.square(),
-            &[r],
-            1e-6,
-            1e-6,
-        )
-        .unwrap();
+        gradcheck(&|xs| Ok(xs[0].topk(2, 1, true, true)?.0), from_ref(&r), 1e-6, 1e-7).unwrap();
+        gradcheck(&|xs| Ok(xs[0].topk(2, 0, false, true)?.0), from_ref(&r), 1e-6, 1e-7).unwrap();
+        gradgradcheck(&|xs| xs[0].topk(3, 1, true, true)?.0.square(), &[r], 1e-6, 1e-6).unwrap();
     }
 }

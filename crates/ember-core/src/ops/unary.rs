@@ -40,7 +40,10 @@ pub enum Unary {
     /// GELU with the tanh approximation.
     GeluTanh,
     Silu,
-    Softplus { beta: f64, threshold: f64 },
+    Softplus {
+        beta: f64,
+        threshold: f64,
+    },
     Erf,
     Floor,
     Ceil,
@@ -172,7 +175,13 @@ impl Unary {
             Silu => map1(x, l, |v: T| v / (T::ONE + (-v).exp())),
             Softplus { beta, threshold } => {
                 let (b, th) = (c(beta), c(threshold));
-                map1(x, l, move |v: T| if v * b > th { v } else { (T::ONE + (v * b).exp()).ln() / b })
+                map1(x, l, move |v: T| {
+                    if v * b > th {
+                        v
+                    } else {
+                        (T::ONE + (v * b).exp()).ln() / b
+                    }
+                })
             }
             Erf => map1(x, l, |v: T| v.erf()),
             Floor => map1(x, l, |v: T| v.floor()),
@@ -213,14 +222,32 @@ impl Unary {
                 let l = t.layout();
                 Some(CpuStorage::$V(match self {
                     Neg => map1($v, l, |x: $ty| (0 as $ty).wrapping_sub(x)),
-                    Abs => map1($v, l, |x: $ty| if x < (0 as $ty) { (0 as $ty).wrapping_sub(x) } else { x }),
-                    Sign => map1($v, l, |x: $ty| if x > (0 as $ty) { 1 } else if x < (0 as $ty) { (0 as $ty).wrapping_sub(1) } else { 0 }),
+                    Abs => map1($v, l, |x: $ty| {
+                        if x < (0 as $ty) {
+                            (0 as $ty).wrapping_sub(x)
+                        } else {
+                            x
+                        }
+                    }),
+                    Sign => map1($v, l, |x: $ty| {
+                        if x > (0 as $ty) {
+                            1
+                        } else if x < (0 as $ty) {
+                            (0 as $ty).wrapping_sub(1)
+                        } else {
+                            0
+                        }
+                    }),
                     Square => map1($v, l, |x: $ty| x.wrapping_mul(x)),
                     Relu => map1($v, l, |x: $ty| if x > (0 as $ty) { x } else { 0 }),
                     Floor | Ceil | Round => map1($v, l, |x: $ty| x),
                     Clamp(lo, hi) => map1($v, l, move |x: $ty| {
                         let x = if (x as f64) < lo { lo as $ty } else { x };
-                        if (x as f64) > hi { hi as $ty } else { x }
+                        if (x as f64) > hi {
+                            hi as $ty
+                        } else {
+                            x
+                        }
                     }),
                     _ => return None,
                 }))
@@ -280,14 +307,23 @@ impl Unary {
             }
             Gelu => {
                 let cdf = x.mul_scalar(FRAC_1_SQRT_2)?.erf()?.add_scalar(1.0)?.mul_scalar(0.5)?;
-                let pdf = x.square()?.mul_scalar(-0.5)?.exp()?.mul_scalar(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)?;
+                let pdf = x
+                    .square()?
+                    .mul_scalar(-0.5)?
+                    .exp()?
+                    .mul_scalar(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)?;
                 g.mul(&cdf.add(&x.mul(&pdf)?)?)
             }
             GeluTanh => {
                 let x2 = x.square()?;
-                let inner = x.mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?.mul_scalar(SQRT_2_OVER_PI)?;
+                let inner = x
+                    .mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?
+                    .mul_scalar(SQRT_2_OVER_PI)?;
                 let t = inner.tanh()?;
-                let dinner = x2.mul_scalar(3.0 * 0.044715)?.add_scalar(1.0)?.mul_scalar(SQRT_2_OVER_PI)?;
+                let dinner = x2
+                    .mul_scalar(3.0 * 0.044715)?
+                    .add_scalar(1.0)?
+                    .mul_scalar(SQRT_2_OVER_PI)?;
                 let left = t.add_scalar(1.0)?.mul_scalar(0.5)?;
                 let right = x.mul(&t.square()?.rsub_scalar(1.0)?)?.mul(&dinner)?.mul_scalar(0.5)?;
                 g.mul(&left.add(&right)?)
@@ -324,7 +360,13 @@ impl Unary {
     /// path (`None` when the op or dtype has no fused kernel). The composite rules in `vjp`
     /// stay the reference these are tested against.
     fn fused_vjp(self, y: &Tensor, g: &Tensor) -> Option<Tensor> {
-        fn run<T: Float>(op: Unary, y: &[T], ly: &crate::shape::Layout, g: &[T], lg: &crate::shape::Layout) -> Option<Vec<T>> {
+        fn run<T: Float>(
+            op: Unary,
+            y: &[T],
+            ly: &crate::shape::Layout,
+            g: &[T],
+            lg: &crate::shape::Layout,
+        ) -> Option<Vec<T>> {
             let one = T::ONE;
             Some(match op {
                 Unary::Relu => map2(y, ly, g, lg, |y: T, g: T| if y > T::ZERO { g } else { T::ZERO }),
@@ -461,9 +503,15 @@ impl Tensor {
     /// Clamp to `[min, max]`; `None` leaves that side open (at least one must be given).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
-            return Err(crate::error::arg_err("clamp", "at least one of min and max must be given"));
+            return Err(crate::error::arg_err(
+                "clamp",
+                "at least one of min and max must be given",
+            ));
         }
-        self.unary(Unary::Clamp(min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY)))
+        self.unary(Unary::Clamp(
+            min.unwrap_or(f64::NEG_INFINITY),
+            max.unwrap_or(f64::INFINITY),
+        ))
     }
 }
 
@@ -487,7 +535,15 @@ mod fused_tests {
                 let _eg = autograd::enable_grad();
                 op.vjp(&x, &y, &g).unwrap()
             };
-            let diff = fused.sub(&composite).unwrap().abs().unwrap().max_all().unwrap().item().unwrap();
+            let diff = fused
+                .sub(&composite)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .item()
+                .unwrap();
             assert!(diff < 1e-12, "{op:?}: fused and composite gradients differ by {diff}");
         }
     }
