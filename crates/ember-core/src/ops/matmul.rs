@@ -11,12 +11,11 @@ use crate::tensor::Tensor;
 use gemm::Parallelism;
 use half::f16;
 
-/// Parallelism for a product of this size. Measured here (`ember-bench --example gemm_threads`):
-/// one thread already reaches ~210 GFLOP/s from n = 64 up, and forking to a second thread
-/// halves throughput at n = 128 and only breaks even around n = 512; so threads are used for
-/// large products only.
+/// Parallelism for a product of this size. Measured on an idle 2-core machine
+/// (`cargo run --release -p ember-bench --example gemm_threads`): two threads tie one thread at
+/// n = 128 and give 1.7x from n = 256 up; below ~128^3 the fork costs more than it saves.
 fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
-    if m * n * k >= 1 << 28 {
+    if m * n * k >= 1 << 21 {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
         Parallelism::None
