@@ -258,7 +258,7 @@ fn apply(step: Step, seed: u64, t: &Tensor, r: &Ref) -> Option<(Tensor, Ref, Str
         Step::Reshape => {
             let n = r.data.len();
             let k = 1 + p.below(4);
-            let (shape, spec): (Vec<usize>, Vec<isize>) = if n > 0 && n % k == 0 {
+            let (shape, spec): (Vec<usize>, Vec<isize>) = if n > 0 && n.is_multiple_of(k) {
                 let shape = vec![k, n / k];
                 let spec = if p.below(2) == 1 {
                     vec![k as isize, -1]
