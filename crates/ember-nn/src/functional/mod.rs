@@ -20,6 +20,7 @@ mod linear;
 mod loss;
 mod norm;
 mod pool;
+mod rnn;
 mod window;
 
 pub use activation::{
@@ -39,3 +40,4 @@ pub use loss::{
 };
 pub use norm::{batch_norm, group_norm, layer_norm, normalize, rms_norm};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+pub use rnn::lstm_cell;

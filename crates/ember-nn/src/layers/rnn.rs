@@ -207,7 +207,9 @@ impl RnnBase {
         let dirs = self.dirs();
         let dt = x.dtype();
         let zeros = || Tensor::zeros_dtype(&[b, h], dt);
-        let mut layer_in = x;
+        // Each layer works on a list of per-step tensors: slicing one step out of a stacked
+        // tensor that requires grad would scatter a full-size gradient per step (O(T^2)).
+        let mut layer_in: Vec<Tensor> = (0..t_len).map(|t| x.select(0, t as isize)).collect::<Result<_>>()?;
         let (mut hs, mut cs) = (Vec::new(), Vec::new());
         for l in 0..self.opts.num_layers {
             let mut outs = Vec::with_capacity(dirs);
@@ -222,7 +224,7 @@ impl RnnBase {
                     Some(s) => s.select(0, idx as isize)?,
                     None => zeros()?,
                 };
-                let (out, hn, cn) = self.run_direction(cell, &layer_in, h_init, c_init, d == 1, t_len)?;
+                let (out, hn, cn) = self.run_direction(cell, &layer_in, h_init, c_init, d == 1)?;
                 outs.push(out);
                 hs.push(hn);
                 cs.push(cn);
@@ -230,12 +232,19 @@ impl RnnBase {
             layer_in = if dirs == 1 {
                 outs.pop().expect("one direction")
             } else {
-                Tensor::cat(&outs, -1)?
+                (0..t_len)
+                    .map(|t| Tensor::cat(&[outs[0][t].clone(), outs[1][t].clone()], -1))
+                    .collect::<Result<_>>()?
             };
             if l + 1 < self.opts.num_layers && self.opts.dropout > 0.0 {
-                layer_in = F::dropout(&layer_in, self.opts.dropout, self.training.get())?;
+                let training = self.training.get();
+                layer_in = layer_in
+                    .iter()
+                    .map(|y| F::dropout(y, self.opts.dropout, training))
+                    .collect::<Result<_>>()?;
             }
         }
+        let layer_in = Tensor::stack(&layer_in, 0)?;
         let mut out = layer_in;
         let mut h_n = Tensor::stack(&hs, 0)?;
         let mut c_n = if self.kind == RnnKind::Lstm {
@@ -253,33 +262,31 @@ impl RnnBase {
         Ok((out, h_n, c_n))
     }
 
-    /// One layer in one direction: `(output [T, B, H], h_T, c_T)`.
+    /// One layer in one direction over per-step inputs: `(outputs [B, H] per step, h_T, c_T)`.
     fn run_direction(
         &self,
         cell: &Cell,
-        x: &Tensor,
+        xs: &[Tensor],
         mut h: Tensor,
         mut c: Tensor,
         reverse: bool,
-        t_len: usize,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    ) -> Result<(Vec<Tensor>, Tensor, Tensor)> {
+        let t_len = xs.len();
         let w_ih = cell.w_ih.tensor();
         let w_hh = cell.w_hh.tensor();
         let b_ih = cell.b_ih.as_ref().map(|p| p.tensor());
         let b_hh = cell.b_hh.as_ref().map(|p| p.tensor());
         let hs = self.hidden_size;
-        // the input projection of the whole sequence at once; for LSTM and RNN the recurrent
-        // bias is added here too (it is a constant per step)
-        let mut gi = F::linear(x, &w_ih, b_ih.as_ref())?;
-        if self.kind != RnnKind::Gru {
-            if let Some(bh) = &b_hh {
-                gi = gi.add(bh)?;
-            }
-        }
+        // for LSTM and RNN both biases are constants per step: add them once
+        let b_in = match (self.kind, &b_ih, &b_hh) {
+            (RnnKind::Gru, _, _) => b_ih.clone(),
+            (_, Some(a), Some(b)) => Some(a.add(b)?),
+            (_, a, _) => a.clone(),
+        };
         let mut outs: Vec<Tensor> = vec![Tensor::zeros(&[0]); t_len];
         for step in 0..t_len {
             let t = if reverse { t_len - 1 - step } else { step };
-            let gx = gi.select(0, t as isize)?;
+            let gx = F::linear(&xs[t], &w_ih, b_in.as_ref())?;
             match self.kind {
                 RnnKind::Tanh | RnnKind::Relu => {
                     let a = gx.add(&F::linear(&h, &w_hh, None)?)?;
@@ -291,12 +298,7 @@ impl RnnBase {
                 }
                 RnnKind::Lstm => {
                     let gates = gx.add(&F::linear(&h, &w_hh, None)?)?;
-                    let i = gates.narrow(1, 0, hs)?.sigmoid()?;
-                    let f = gates.narrow(1, hs, hs)?.sigmoid()?;
-                    let g = gates.narrow(1, 2 * hs, hs)?.tanh()?;
-                    let o = gates.narrow(1, 3 * hs, hs)?.sigmoid()?;
-                    c = f.mul(&c)?.add(&i.mul(&g)?)?;
-                    h = o.mul(&c.tanh()?)?;
+                    (h, c) = F::lstm_cell(&gates, &c)?;
                 }
                 RnnKind::Gru => {
                     let gh = F::linear(&h, &w_hh, b_hh.as_ref())?;
@@ -312,7 +314,7 @@ impl RnnBase {
             }
             outs[t] = h.clone();
         }
-        Ok((Tensor::stack(&outs, 0)?, h, c))
+        Ok((outs, h, c))
     }
 
     fn visit(&self, v: &mut dyn Visitor) {
