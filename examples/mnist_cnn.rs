@@ -16,7 +16,11 @@ use ember_train::{interrupt, Report, Trainer};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let epochs = args.iter().position(|a| a == "--epochs").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(1);
+    let epochs = args
+        .iter()
+        .position(|a| a == "--epochs")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1);
     let resume = args.iter().any(|a| a == "--resume");
 
     manual_seed(0);
@@ -53,7 +57,10 @@ fn main() -> Result<()> {
     if report.interrupted {
         println!("stopped: rerun with --resume to continue from {:?}", report.checkpoint);
     } else if let Some(m) = report.history.last() {
-        println!("CNN test accuracy: {:.2}%, run files in runs/example-mnist-cnn", 100.0 * m.test_accuracy.unwrap_or(0.0));
+        println!(
+            "CNN test accuracy: {:.2}%, run files in runs/example-mnist-cnn",
+            100.0 * m.test_accuracy.unwrap_or(0.0)
+        );
     }
     Ok(())
 }

@@ -14,7 +14,11 @@ use ember_train::{Report, Trainer};
 /// `--name N` from the command line, or `default`.
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> Result<()> {
@@ -24,7 +28,11 @@ fn main() -> Result<()> {
     let train = DataLoader::new(load_mnist(&dir, Split::Train)?, 128).shuffle_seed(0);
     let test = DataLoader::new(load_mnist(&dir, Split::Test)?, 1000);
 
-    let model = Sequential::new().add(Flatten::new(1, -1)).add(Linear::new(784, 256)).add(ReLU).add(Linear::new(256, 10));
+    let model = Sequential::new()
+        .add(Flatten::new(1, -1))
+        .add(Linear::new(784, 256))
+        .add(ReLU)
+        .add(Linear::new(256, 10));
     let mut opt = Adam::new(model.parameters(), AdamConfig::new(1e-3))?;
     let report = Trainer::new(&model, &mut opt, |logits: &Tensor, y: &Tensor| {
         functional::cross_entropy(logits, y, &Default::default())

@@ -51,7 +51,11 @@ impl Module for CharLstm {
 /// Next-character cross-entropy over every position of `[B, T, V]` logits.
 fn lm_loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let v = *logits.shape().last().unwrap() as isize;
-    functional::cross_entropy(&logits.reshape(&[-1, v])?, &targets.reshape(&[-1])?, &Default::default())
+    functional::cross_entropy(
+        &logits.reshape(&[-1, v])?,
+        &targets.reshape(&[-1])?,
+        &Default::default(),
+    )
 }
 
 /// Draw an index from softmax(logits / temperature).
@@ -86,12 +90,21 @@ fn generate(model: &CharLstm, vocab: &CharVocab, prompt: &str, n: usize, rng: &m
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let steps = args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(300);
+    let steps = args
+        .iter()
+        .position(|a| a == "--steps")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(300);
     manual_seed(0);
     let text = read_text(paths::shakespeare_file(None)?)?;
     let data = CharDataset::new(&text, 64)?.stride(32)?;
     let vocab = data.vocab().clone();
-    println!("{} characters, vocabulary of {}, {} windows of 64", text.len(), vocab.len(), data.len());
+    println!(
+        "{} characters, vocabulary of {}, {} windows of 64",
+        text.len(),
+        vocab.len(),
+        data.len()
+    );
     let batch = 32;
     let mut windows = Generator::new(1).permutation(data.len());
     windows.truncate(steps * batch); // a random sample of the whole corpus, kept short
@@ -107,6 +120,9 @@ fn main() -> Result<()> {
         .fit(&train, None)?;
 
     let mut rng = Generator::new(7);
-    println!("\n--- generated ---\n{}", generate(&model, &vocab, "ROMEO.\n", 400, &mut rng)?);
+    println!(
+        "\n--- generated ---\n{}",
+        generate(&model, &vocab, "ROMEO.\n", 400, &mut rng)?
+    );
     Ok(())
 }

@@ -8,7 +8,9 @@
 
 use ember_core::{manual_seed, no_grad, Generator, Result, Tensor};
 use ember_data::{paths, read_text, CharDataset, CharVocab, DataLoader, Dataset, Subset};
-use ember_nn::layers::transformer::{TransformerEncoder, TransformerEncoderLayer, TransformerMasks, TransformerOptions};
+use ember_nn::layers::transformer::{
+    TransformerEncoder, TransformerEncoderLayer, TransformerMasks, TransformerOptions,
+};
 use ember_nn::{functional, Embedding, LayerNorm, Linear, Module, Visitor};
 use ember_optim::{AdamConfig, AdamW};
 use ember_train::callbacks::GradClip;
@@ -51,7 +53,10 @@ impl Module for CharTransformer {
         let t = ids.shape()[1];
         let pos = Tensor::arange(0.0, t as f64, 1.0)?;
         let x = self.tokens.call(ids)?.add(&self.positions.call(&pos)?)?;
-        let masks = TransformerMasks { is_causal: true, ..Default::default() };
+        let masks = TransformerMasks {
+            is_causal: true,
+            ..Default::default()
+        };
         self.head.call(&self.norm.call(&self.blocks.forward_with(&x, &masks)?)?)
     }
 
@@ -66,7 +71,11 @@ impl Module for CharTransformer {
 
 fn lm_loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let v = *logits.shape().last().unwrap() as isize;
-    functional::cross_entropy(&logits.reshape(&[-1, v])?, &targets.reshape(&[-1])?, &Default::default())
+    functional::cross_entropy(
+        &logits.reshape(&[-1, v])?,
+        &targets.reshape(&[-1])?,
+        &Default::default(),
+    )
 }
 
 /// Continue `prompt` for `n` characters, re-reading the last `BLOCK` characters each step.
@@ -90,7 +99,11 @@ fn generate(model: &CharTransformer, vocab: &CharVocab, prompt: &str, n: usize, 
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let steps = args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(300);
+    let steps = args
+        .iter()
+        .position(|a| a == "--steps")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(300);
     manual_seed(0);
     let text = read_text(paths::shakespeare_file(None)?)?;
     let data = CharDataset::new(&text, BLOCK)?.stride(BLOCK / 2)?;
@@ -111,6 +124,9 @@ fn main() -> Result<()> {
         .fit(&train, None)?;
 
     let mut rng = Generator::new(7);
-    println!("\n--- generated ---\n{}", generate(&model, &vocab, "HAMLET.\n", 400, &mut rng)?);
+    println!(
+        "\n--- generated ---\n{}",
+        generate(&model, &vocab, "HAMLET.\n", 400, &mut rng)?
+    );
     Ok(())
 }

@@ -49,12 +49,18 @@ pub struct InfoArgs {
 fn load_model(path: &Path) -> CliResult<(Checkpoint, RunInfo, Sequential)> {
     let ck = Checkpoint::load(path)?;
     let info: RunInfo = ck.meta("run").map_err(|e| {
-        CliError(format!("{e}; this checkpoint was not written by `ember train`, so its model is unknown (try `ember info`)"))
+        CliError(format!(
+            "{e}; this checkpoint was not written by `ember train`, so its model is unknown (try `ember info`)"
+        ))
     })?;
     let model = models::build(info.model)?;
-    model
-        .load_state_dict(&ck.tensors("model"), true)
-        .map_err(|e| CliError(format!("{}: the weights do not fit a {} model: {e}", path.display(), info.model.name())))?;
+    model.load_state_dict(&ck.tensors("model"), true).map_err(|e| {
+        CliError(format!(
+            "{}: the weights do not fit a {} model: {e}",
+            path.display(),
+            info.model.name()
+        ))
+    })?;
     model.eval();
     Ok((ck, info, model))
 }
@@ -105,9 +111,15 @@ pub fn eval(args: EvalArgs) -> CliResult<ExitCode> {
 pub fn predict(args: PredictArgs) -> CliResult<ExitCode> {
     let (_, info, model) = load_model(&args.checkpoint)?;
     let &[c, h, w] = info.input_shape.as_slice() else {
-        return Err(CliError(format!("the checkpoint's input shape {:?} is not [C, H, W]", info.input_shape)));
+        return Err(CliError(format!(
+            "the checkpoint's input shape {:?} is not [C, H, W]",
+            info.input_shape
+        )));
     };
-    let opts = ImageFolderOptions { grayscale: c == 1, size: Some((w as u32, h as u32)) };
+    let opts = ImageFolderOptions {
+        grayscale: c == 1,
+        size: Some((w as u32, h as u32)),
+    };
     let mut x = load_image(&args.image, opts)?;
     // MNIST-style data is light on dark: invert a dark-on-light picture (a digit on paper)
     let mean = x.mean_all()?.item()?;
@@ -125,7 +137,12 @@ pub fn predict(args: PredictArgs) -> CliResult<ExitCode> {
     let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     let name = |i: usize| info.classes.get(i).cloned().unwrap_or_else(|| i.to_string());
-    println!("{}: {} ({:.1}%)", args.image.display(), name(ranked[0].0), 100.0 * ranked[0].1);
+    println!(
+        "{}: {} ({:.1}%)",
+        args.image.display(),
+        name(ranked[0].0),
+        100.0 * ranked[0].1
+    );
     if inverted {
         println!("  (dark-on-light image: inverted to match the training data)");
     }
@@ -139,7 +156,7 @@ fn fmt_count(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -172,7 +189,10 @@ pub fn info(args: InfoArgs) -> CliResult<ExitCode> {
             let history: Vec<EpochMetrics> = ck.meta("history").unwrap_or_default();
             let last: Option<EpochMetrics> = history.last().cloned().or_else(|| ck.meta("metrics").ok());
             if let Some(m) = last {
-                let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+                let acc = m
+                    .test_accuracy
+                    .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))
+                    .unwrap_or_default();
                 println!("last epoch: {} (train loss {:.4}{acc})", m.epoch, m.train_loss);
             }
             let (_, _, model) = load_model(&args.checkpoint)?;
@@ -182,14 +202,22 @@ pub fn info(args: InfoArgs) -> CliResult<ExitCode> {
         }
         Err(_) => {
             println!("(no `ember train` run description: listing the stored tensors)");
-            let all = if model_tensors.is_empty() { ck.all_tensors().clone() } else { model_tensors.clone() };
+            let all = if model_tensors.is_empty() {
+                ck.all_tensors().clone()
+            } else {
+                model_tensors.clone()
+            };
             for (name, t) in &all {
                 println!("  {name:<40} {:?} {}", t.shape(), t.dtype());
             }
         }
     }
     let params: usize = model_tensors.values().map(|t| t.numel()).sum();
-    println!("model tensors: {}, parameters: {}", model_tensors.len(), fmt_count(params));
+    println!(
+        "model tensors: {}, parameters: {}",
+        model_tensors.len(),
+        fmt_count(params)
+    );
     if other > 0 {
         println!("other tensors (optimizer and callback state): {other}");
     }

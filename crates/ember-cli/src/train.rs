@@ -30,7 +30,9 @@ impl OptimizerKind {
     }
 
     fn parse(name: &str) -> Option<OptimizerKind> {
-        [OptimizerKind::Adam, OptimizerKind::Sgd, OptimizerKind::Adamw].into_iter().find(|k| k.name() == name)
+        [OptimizerKind::Adam, OptimizerKind::Sgd, OptimizerKind::Adamw]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 
     fn default_lr(self) -> f64 {
@@ -112,11 +114,17 @@ struct Settings {
 
 /// Explicit flag, else the checkpoint's value, else the default; an explicit flag that
 /// contradicts the checkpoint is an error (it would silently change the resumed run).
-fn pick<T: PartialEq + std::fmt::Debug + Clone>(flag: Option<T>, saved: Option<T>, default: T, name: &str) -> CliResult<T> {
+fn pick<T: PartialEq + std::fmt::Debug + Clone>(
+    flag: Option<T>,
+    saved: Option<T>,
+    default: T,
+    name: &str,
+) -> CliResult<T> {
     match (flag, saved) {
-        (Some(f), Some(s)) if f != s => {
-            Err(format!("--{name} {f:?} conflicts with the checkpoint being resumed ({s:?}); drop the flag or use another --out").into())
-        }
+        (Some(f), Some(s)) if f != s => Err(format!(
+            "--{name} {f:?} conflicts with the checkpoint being resumed ({s:?}); drop the flag or use another --out"
+        )
+        .into()),
         (Some(f), _) => Ok(f),
         (None, Some(s)) => Ok(s),
         (None, None) => Ok(default),
@@ -130,7 +138,11 @@ fn load_split(dataset: DatasetKind, dir: &Path, split: Split) -> CliResult<Image
 pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
     let dataset = args.dataset.unwrap_or(args.task);
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("{}-{}", dataset.name(), args.model.unwrap_or(ModelKind::Cnn).name()))
+        PathBuf::from("runs").join(format!(
+            "{}-{}",
+            dataset.name(),
+            args.model.unwrap_or(ModelKind::Cnn).name()
+        ))
     });
     let ckpt_path = ember_train::checkpoint_in(&out);
     let saved: Option<Settings> = if args.resume {
@@ -141,7 +153,10 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
             )));
         }
         let ck = Checkpoint::load(&ckpt_path)?;
-        Some(ck.meta("run").map_err(|e| CliError(format!("{e} (was it written by `ember train`?)")))?)
+        Some(
+            ck.meta("run")
+                .map_err(|e| CliError(format!("{e} (was it written by `ember train`?)")))?,
+        )
     } else {
         None
     };
@@ -153,7 +168,12 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
     let lr = pick(args.lr, s.map(|s| s.info.lr), opt_kind.default_lr(), "lr")?;
     let batch_size = pick(args.batch_size, s.map(|s| s.info.batch_size), 64, "batch-size")?;
     let seed = pick(args.seed, s.map(|s| s.info.seed), 0, "seed")?;
-    let limit_train = pick(args.limit_train.map(Some), s.map(|s| s.limit_train), None, "limit-train")?;
+    let limit_train = pick(
+        args.limit_train.map(Some),
+        s.map(|s| s.limit_train),
+        None,
+        "limit-train",
+    )?;
     if batch_size == 0 || args.epochs == 0 {
         return Err("--batch-size and --epochs must be at least 1".to_string().into());
     }
@@ -181,8 +201,13 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
     };
     let train_set = Subset::first(train_set, limit_train.unwrap_or(usize::MAX));
     let test_set = Subset::first(test_set, args.limit_test.unwrap_or(usize::MAX));
-    let (n_train, n_test) = (ember_data::Dataset::len(&train_set), ember_data::Dataset::len(&test_set));
-    let train = DataLoader::new(train_set, batch_size).shuffle_seed(seed).num_workers(args.workers);
+    let (n_train, n_test) = (
+        ember_data::Dataset::len(&train_set),
+        ember_data::Dataset::len(&test_set),
+    );
+    let train = DataLoader::new(train_set, batch_size)
+        .shuffle_seed(seed)
+        .num_workers(args.workers);
     let test = DataLoader::new(test_set, 500).num_workers(args.workers);
 
     ember_core::manual_seed(seed);
@@ -218,15 +243,28 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
     .callback(CheckpointBest::new("test_accuracy"))
     .fit(&train, Some(&test))?;
 
-    let ckpt = report.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let ckpt = report
+        .checkpoint
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     if report.interrupted {
         say(format!("interrupted: checkpoint written to {ckpt}"));
-        say(format!("continue with: ember train {} --resume{}", dataset.name(), out_flag(&args.out)));
+        say(format!(
+            "continue with: ember train {} --resume{}",
+            dataset.name(),
+            out_flag(&args.out)
+        ));
         return Ok(ExitCode::from(130));
     }
     if let Some(last) = report.history.last() {
         if let Some(acc) = last.test_accuracy {
-            say(format!("test accuracy: {:.2}% (epoch {}, test loss {:.4})", 100.0 * acc, last.epoch, last.test_loss.unwrap_or(f64::NAN)));
+            say(format!(
+                "test accuracy: {:.2}% (epoch {}, test loss {:.4})",
+                100.0 * acc,
+                last.epoch,
+                last.test_loss.unwrap_or(f64::NAN)
+            ));
         }
     }
     say(format!("checkpoint: {ckpt}"));
@@ -239,5 +277,7 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
 }
 
 fn out_flag(out: &Option<PathBuf>) -> String {
-    out.as_ref().map(|o| format!(" --out {}", o.display())).unwrap_or_default()
+    out.as_ref()
+        .map(|o| format!(" --out {}", o.display()))
+        .unwrap_or_default()
 }

@@ -19,20 +19,34 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    ember().args(args).env_remove("EMBER_DATA").output().expect("the ember binary runs")
+    ember()
+        .args(args)
+        .env_remove("EMBER_DATA")
+        .output()
+        .expect("the ember binary runs")
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect()
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn model_weights(path: &Path) -> Vec<(String, Vec<f32>)> {
     let ck = Checkpoint::load(path).unwrap();
-    ck.tensors("model").into_iter().map(|(k, t)| (k, t.to_vec::<f32>().unwrap())).collect()
+    ck.tensors("model")
+        .into_iter()
+        .map(|(k, t)| (k, t.to_vec::<f32>().unwrap()))
+        .collect()
 }
 
 #[test]
@@ -40,8 +54,19 @@ fn train_eval_predict_info_on_real_mnist() {
     let dir = scratch("e2e");
     let out = dir.join("run");
     let o = run(&[
-        "train", "mnist", "--model", "mlp", "--epochs", "2", "--limit-train", "4000", "--limit-test", "1000", "--json",
-        "--out", out.to_str().unwrap(),
+        "train",
+        "mnist",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--limit-train",
+        "4000",
+        "--limit-test",
+        "1000",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
@@ -53,17 +78,28 @@ fn train_eval_predict_info_on_real_mnist() {
     let acc = epochs[1]["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.8, "test accuracy {acc} after 2 epochs on 4000 images");
     assert!(epochs[1]["train_loss"].as_f64().unwrap() < epochs[0]["train_loss"].as_f64().unwrap());
-    for f in ["checkpoint.safetensors", "best.safetensors", "metrics.jsonl", "plot.svg"] {
+    for f in [
+        "checkpoint.safetensors",
+        "best.safetensors",
+        "metrics.jsonl",
+        "plot.svg",
+    ] {
         assert!(out.join(f).is_file(), "{f} was not written");
     }
-    assert!(stderr.contains("test accuracy") && stderr.contains("checkpoint.safetensors"), "{stderr}");
+    assert!(
+        stderr.contains("test accuracy") && stderr.contains("checkpoint.safetensors"),
+        "{stderr}"
+    );
 
     let ckpt = out.join("checkpoint.safetensors");
     let o = run(&["eval", ckpt.to_str().unwrap(), "--limit", "1000", "--json"]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
     let e: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert!((e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-9, "eval disagrees with training: {e}");
+    assert!(
+        (e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-9,
+        "eval disagrees with training: {e}"
+    );
     assert_eq!(e["per_class"].as_array().unwrap().len(), 10);
     let o = run(&["eval", ckpt.to_str().unwrap(), "--limit", "200"]);
     assert!(text(&o).0.contains("precision"), "{}", text(&o).0);
@@ -72,9 +108,15 @@ fn train_eval_predict_info_on_real_mnist() {
     let test = ember_data::load_mnist(ember_data::paths::mnist_dir(None).unwrap(), ember_data::Split::Test).unwrap();
     let px = test.raw_image(0).unwrap().to_vec();
     let png = dir.join("seven.png");
-    image::GrayImage::from_raw(28, 28, px.clone()).unwrap().save(&png).unwrap();
+    image::GrayImage::from_raw(28, 28, px.clone())
+        .unwrap()
+        .save(&png)
+        .unwrap();
     let inverted = dir.join("seven-on-paper.png");
-    image::GrayImage::from_raw(28, 28, px.iter().map(|p| 255 - p).collect()).unwrap().save(&inverted).unwrap();
+    image::GrayImage::from_raw(28, 28, px.iter().map(|p| 255 - p).collect())
+        .unwrap()
+        .save(&inverted)
+        .unwrap();
     for img in [&png, &inverted] {
         let o = run(&["predict", ckpt.to_str().unwrap(), img.to_str().unwrap()]);
         let (stdout, stderr) = text(&o);
@@ -86,18 +128,33 @@ fn train_eval_predict_info_on_real_mnist() {
     let o = run(&["info", ckpt.to_str().unwrap()]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
-    assert!(stdout.contains("mlp on MNIST") && stdout.contains("203,530") && stdout.contains("Linear"), "{stdout}");
+    assert!(
+        stdout.contains("mlp on MNIST") && stdout.contains("203,530") && stdout.contains("Linear"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn cnn_trains_and_reports_progress() {
     let out = scratch("cnn").join("run");
     let o = run(&[
-        "train", "mnist", "--epochs", "1", "--limit-train", "640", "--limit-test", "200", "--out", out.to_str().unwrap(),
+        "train",
+        "mnist",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "640",
+        "--limit-test",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
-    assert!(stdout.contains("training cnn on MNIST") && stdout.contains("epoch 1/1: train loss"), "{stdout}");
+    assert!(
+        stdout.contains("training cnn on MNIST") && stdout.contains("epoch 1/1: train loss"),
+        "{stdout}"
+    );
     assert!(stdout.contains("test accuracy:"), "{stdout}");
     let log = ember_train::read_run_log(out.join("metrics.jsonl")).unwrap();
     assert!(log[0].test_accuracy.unwrap() > 0.2, "{:?}", log[0]);
@@ -110,18 +167,38 @@ fn cnn_trains_and_reports_progress() {
 fn ctrl_c_then_resume_loses_nothing() {
     let dir = scratch("resume");
     let args = |out: &Path| -> Vec<String> {
-        ["train", "mnist", "--model", "mlp", "--epochs", "2", "--limit-train", "30000", "--limit-test", "500", "--json"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["--out".to_string(), out.display().to_string()])
-            .collect()
+        [
+            "train",
+            "mnist",
+            "--model",
+            "mlp",
+            "--epochs",
+            "2",
+            "--limit-train",
+            "30000",
+            "--limit-test",
+            "500",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--out".to_string(), out.display().to_string()])
+        .collect()
     };
     let cut = dir.join("cut");
-    let mut child = ember().args(args(&cut)).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ember()
+        .args(args(&cut))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap(); // epoch 1 is done: we are inside epoch 2
     assert!(first.contains("\"epoch\":1"), "{first}");
-    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "an interrupted run exits with 130");
@@ -140,7 +217,10 @@ fn ctrl_c_then_resume_loses_nothing() {
     let o = ember().args(args(&straight)).output().unwrap();
     assert!(o.status.success());
     let straight_epochs = json_lines(&text(&o).0);
-    assert_eq!(model_weights(&cut.join("checkpoint.safetensors")), model_weights(&straight.join("checkpoint.safetensors")));
+    assert_eq!(
+        model_weights(&cut.join("checkpoint.safetensors")),
+        model_weights(&straight.join("checkpoint.safetensors"))
+    );
     assert_eq!(resumed_epochs[0]["train_loss"], straight_epochs[1]["train_loss"]);
     assert_eq!(resumed_epochs[0]["test_accuracy"], straight_epochs[1]["test_accuracy"]);
     assert_eq!(ember_train::read_run_log(cut.join("metrics.jsonl")).unwrap().len(), 2);
@@ -150,18 +230,38 @@ fn ctrl_c_then_resume_loses_nothing() {
 fn fashion_mnist_with_one_flag() {
     let system = Path::new(ember_data::paths::FASHION_MNIST_SYSTEM_DIR);
     if !system.is_dir() {
-        eprintln!("skipping: {} is missing (apt-get install dataset-fashion-mnist)", system.display());
+        eprintln!(
+            "skipping: {} is missing (apt-get install dataset-fashion-mnist)",
+            system.display()
+        );
         return;
     }
     let out = scratch("fashion").join("run");
     let o = run(&[
-        "train", "mnist", "--dataset", "fashion-mnist", "--model", "mlp", "--epochs", "1", "--limit-train", "2000",
-        "--limit-test", "500", "--out", out.to_str().unwrap(),
+        "train",
+        "mnist",
+        "--dataset",
+        "fashion-mnist",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "2000",
+        "--limit-test",
+        "500",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
     assert!(stdout.contains("on Fashion-MNIST"), "{stdout}");
-    assert!(ember_train::read_run_log(out.join("metrics.jsonl")).unwrap()[0].test_accuracy.unwrap() > 0.5);
+    assert!(
+        ember_train::read_run_log(out.join("metrics.jsonl")).unwrap()[0]
+            .test_accuracy
+            .unwrap()
+            > 0.5
+    );
 }
 
 #[test]
@@ -179,8 +279,14 @@ fn clear_errors_never_panics() {
         }
     };
     let e = empty.to_str().unwrap();
-    check(&["train", "mnist", "--data-dir", e, "--out", e], &["MNIST not found", "--data-dir"]);
-    check(&["train", "fashion-mnist", "--data-dir", e, "--out", e], &["apt-get install dataset-fashion-mnist"]);
+    check(
+        &["train", "mnist", "--data-dir", e, "--out", e],
+        &["MNIST not found", "--data-dir"],
+    );
+    check(
+        &["train", "fashion-mnist", "--data-dir", e, "--out", e],
+        &["apt-get install dataset-fashion-mnist"],
+    );
     check(&["train", "mnist", "--resume", "--out", e], &["no checkpoint"]);
     check(&["train", "mnist", "--model", "resnet"], &["invalid value 'resnet'"]);
     check(&["train", "cifar"], &["invalid value 'cifar'"]);
@@ -191,7 +297,10 @@ fn clear_errors_never_panics() {
     for cmd in ["eval", "info"] {
         check(&[cmd, corrupt.to_str().unwrap()], &["corrupt.safetensors"]);
     }
-    check(&["eval", dir.join("missing.safetensors").to_str().unwrap()], &["missing.safetensors"]);
+    check(
+        &["eval", dir.join("missing.safetensors").to_str().unwrap()],
+        &["missing.safetensors"],
+    );
     let plain = dir.join("weights.safetensors");
     ember_core::save(&[("w".to_string(), ember_core::Tensor::ones(&[2]))], &plain).unwrap();
     check(&["eval", plain.to_str().unwrap()], &["not an ember checkpoint"]);
@@ -200,7 +309,10 @@ fn clear_errors_never_panics() {
 
     // a checkpoint whose weights do not fit the model it names
     let mut ck = Checkpoint::new();
-    ck.insert_tensors("model", vec![("0.weight".to_string(), ember_core::Tensor::ones(&[3, 3]))]);
+    ck.insert_tensors(
+        "model",
+        vec![("0.weight".to_string(), ember_core::Tensor::ones(&[3, 3]))],
+    );
     ck.set_meta(
         "run",
         serde_json::json!({"model": "cnn", "dataset": "mnist", "input_shape": [1, 28, 28], "classes": [],
@@ -208,6 +320,9 @@ fn clear_errors_never_panics() {
     );
     let wrong = dir.join("wrong.safetensors");
     ck.save(&wrong).unwrap();
-    check(&["eval", wrong.to_str().unwrap()], &["wrong.safetensors", "do not fit a cnn model"]);
+    check(
+        &["eval", wrong.to_str().unwrap()],
+        &["wrong.safetensors", "do not fit a cnn model"],
+    );
     check(&["predict", wrong.to_str().unwrap(), "nope.png"], &["do not fit"]);
 }
