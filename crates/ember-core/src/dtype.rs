@@ -154,7 +154,8 @@ impl_elem!(f16, F16, |x: f16| x.to_f64(), f16::from_f64);
 impl_elem!(bf16, BF16, |x: bf16| x.to_f64(), bf16::from_f64);
 impl_elem!(i64, I64, |x: i64| x as f64, |v: f64| v as i64);
 impl_elem!(i32, I32, |x: i32| x as f64, |v: f64| v as i32);
-impl_elem!(u8, U8, |x: u8| x as f64, |v: f64| v as u8);
+// through i64, so out-of-range values wrap as C++'s conversions (and PyTorch) do: -1 -> 255
+impl_elem!(u8, U8, |x: u8| x as f64, |v: f64| v as i64 as u8);
 impl_elem!(bool, Bool, |x: bool| x as u8 as f64, |v: f64| v != 0.0);
 
 #[cfg(test)]

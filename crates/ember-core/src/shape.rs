@@ -74,7 +74,11 @@ impl Layout {
     }
 
     /// True when the elements are laid out row-major with no gaps (offset may be non-zero).
+    /// A tensor without elements is contiguous whatever its strides, as in PyTorch.
     pub fn is_contiguous(&self) -> bool {
+        if self.numel() == 0 {
+            return true;
+        }
         let mut expected = 1usize;
         for i in (0..self.shape.len()).rev() {
             if self.shape[i] != 1 && self.strides[i] != expected {

@@ -98,7 +98,8 @@ impl CpuStorage {
         crate::alloc::init();
         match dtype {
             DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
-            DType::U8 => CpuStorage::U8(vec![value as u8; n]),
+            // through i64: out-of-range values wrap as in C++ and PyTorch (`x + -1` on u8)
+            DType::U8 => CpuStorage::U8(vec![value as i64 as u8; n]),
             DType::I32 => CpuStorage::I32(vec![value as i32; n]),
             DType::I64 => CpuStorage::I64(vec![value as i64; n]),
             DType::F16 => CpuStorage::F16(vec![f16::from_f64(value); n]),

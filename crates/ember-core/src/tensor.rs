@@ -248,7 +248,12 @@ impl Tensor {
     }
 
     /// A new view sharing storage with `self` (the caller records autograd).
-    pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
+    pub(crate) fn view_with_layout(&self, mut layout: Layout) -> Tensor {
+        if layout.numel() == 0 {
+            // an empty view reads nothing; a slice past the end of an empty storage (narrow at
+            // 1 of a [0, 1] tensor) must not leave an offset outside the buffer
+            layout.offset = 0;
+        }
         Tensor::from_parts(self.inner.storage.clone(), layout, self.inner.dtype, None)
     }
 

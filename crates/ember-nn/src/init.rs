@@ -33,13 +33,20 @@ impl Nonlinearity {
     pub fn parse(name: &str) -> Result<Nonlinearity> {
         Ok(match name {
             "linear" | "identity" => Nonlinearity::Linear,
-            "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d" => Nonlinearity::Conv,
+            "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d" => {
+                Nonlinearity::Conv
+            }
             "sigmoid" => Nonlinearity::Sigmoid,
             "tanh" => Nonlinearity::Tanh,
             "relu" => Nonlinearity::Relu,
             "leaky_relu" => Nonlinearity::LeakyRelu,
             "selu" => Nonlinearity::Selu,
-            _ => return Err(Error::Arg { op: "calculate_gain", msg: format!("unsupported nonlinearity {name}") }),
+            _ => {
+                return Err(Error::Arg {
+                    op: "calculate_gain",
+                    msg: format!("unsupported nonlinearity {name}"),
+                })
+            }
         })
     }
 }
@@ -78,7 +85,10 @@ pub fn calculate_fan_in_and_fan_out(t: &Tensor) -> Result<(usize, usize)> {
     if t.ndim() < 2 {
         return Err(Error::Arg {
             op: "init",
-            msg: format!("fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape {:?})", t.shape()),
+            msg: format!(
+                "fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape {:?})",
+                t.shape()
+            ),
         });
     }
     let receptive: usize = t.shape()[2..].iter().product();
@@ -108,7 +118,10 @@ pub fn normal_(t: &Tensor, mean: f64, std: f64) -> Result<()> {
 /// Fill with N(mean, std^2) truncated to [a, b] (redrawing values outside).
 pub fn trunc_normal_(t: &Tensor, mean: f64, std: f64, a: f64, b: f64) -> Result<()> {
     if a >= b {
-        return Err(Error::Arg { op: "trunc_normal_", msg: format!("empty interval [{a}, {b}]") });
+        return Err(Error::Arg {
+            op: "trunc_normal_",
+            msg: format!("empty interval [{a}, {b}]"),
+        });
     }
     let n = t.numel();
     let mut v = Vec::with_capacity(n);
@@ -164,7 +177,10 @@ pub fn glorot_normal_(t: &Tensor, gain: f64) -> Result<()> {
 fn kaiming_std(t: &Tensor, a: f64, mode: FanMode, nl: Nonlinearity) -> Result<f64> {
     let f = fan(t, mode)?;
     if f == 0 {
-        return Err(Error::Arg { op: "kaiming init", msg: format!("cannot initialize a tensor with zero elements (shape {:?})", t.shape()) });
+        return Err(Error::Arg {
+            op: "kaiming init",
+            msg: format!("cannot initialize a tensor with zero elements (shape {:?})", t.shape()),
+        });
     }
     Ok(calculate_gain(nl, Some(a)) / (f as f64).sqrt())
 }
@@ -208,13 +224,23 @@ pub fn default_bias_(bias: &Tensor, fan_in: usize) -> Result<()> {
 /// Dims after the first are flattened.
 pub fn orthogonal_(t: &Tensor, gain: f64) -> Result<()> {
     if t.ndim() < 2 {
-        return Err(Error::Arg { op: "orthogonal_", msg: format!("only tensors with 2 or more dimensions are supported (shape {:?})", t.shape()) });
+        return Err(Error::Arg {
+            op: "orthogonal_",
+            msg: format!(
+                "only tensors with 2 or more dimensions are supported (shape {:?})",
+                t.shape()
+            ),
+        });
     }
     let rows = t.shape()[0];
     let cols = t.numel() / rows.max(1);
     let g = Tensor::randn(&[rows, cols]).to_vec::<f64>()?;
     // Work on the tall orientation (m >= n): columns of `a` are orthonormalized.
-    let (m, n, transposed) = if rows < cols { (cols, rows, true) } else { (rows, cols, false) };
+    let (m, n, transposed) = if rows < cols {
+        (cols, rows, true)
+    } else {
+        (rows, cols, false)
+    };
     let at = |i: usize, j: usize| if transposed { g[j * cols + i] } else { g[i * cols + j] };
     let mut q: Vec<Vec<f64>> = (0..n).map(|j| (0..m).map(|i| at(i, j)).collect()).collect();
     // Modified Gram-Schmidt, twice for numerical orthogonality; R's diagonal is then positive,
@@ -247,7 +273,10 @@ pub fn orthogonal_(t: &Tensor, gain: f64) -> Result<()> {
 /// The identity matrix (for 2-D tensors), as `torch.nn.init.eye_`.
 pub fn eye_(t: &Tensor) -> Result<()> {
     if t.ndim() != 2 {
-        return Err(Error::Arg { op: "eye_", msg: format!("only 2-D tensors are supported (shape {:?})", t.shape()) });
+        return Err(Error::Arg {
+            op: "eye_",
+            msg: format!("only 2-D tensors are supported (shape {:?})", t.shape()),
+        });
     }
     let (r, c) = (t.shape()[0], t.shape()[1]);
     let v: Vec<f64> = (0..r * c).map(|k| if k / c == k % c { 1.0 } else { 0.0 }).collect();

@@ -22,7 +22,10 @@ mod parameter;
 pub mod state;
 mod summary;
 
-pub use layers::activation::{GELU, ELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Tanh};
+pub use layers::activation::{
+    LeakyReLU, LogSigmoid, LogSoftmax, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU,
+};
+pub use layers::attention::{AttentionMasks, MultiheadAttention};
 pub use layers::container::{ModuleList, Sequential};
 pub use layers::conv::{Conv1d, Conv2d, ConvOptions, ConvTranspose2d};
 pub use layers::dropout::{Dropout, TrainFlag};
@@ -30,11 +33,11 @@ pub use layers::embedding::Embedding;
 pub use layers::linear::{Bilinear, Flatten, Identity, Linear};
 pub use layers::norm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormOptions, GroupNorm, LayerNorm, RMSNorm};
 pub use layers::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+pub use layers::rnn::{RnnBase, RnnKind, RnnOptions, GRU, LSTM, RNN};
+pub use layers::transformer::{
+    Activation, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+    TransformerMasks, TransformerOptions,
+};
 pub use module::{walk, Entry, Module, Visitor};
 pub use parameter::{Buffer, Parameter};
 pub use state::LoadReport;
-pub use layers::attention::{AttentionMasks, MultiheadAttention};
-pub use layers::rnn::{RnnBase, RnnKind, RnnOptions, GRU, LSTM, RNN};
-pub use layers::transformer::{
-    Activation, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, TransformerMasks, TransformerOptions,
-};

@@ -9,8 +9,8 @@
 //! assert!(l.item().unwrap() > 0.0);
 //! ```
 
-use crate::functional::{self as F, CrossEntropyOptions};
 pub use crate::functional::Reduction;
+use crate::functional::{self as F, CrossEntropyOptions};
 use ember_core::{Result, Tensor};
 
 macro_rules! simple_loss {
@@ -48,7 +48,10 @@ pub struct SmoothL1Loss {
 
 impl Default for SmoothL1Loss {
     fn default() -> Self {
-        SmoothL1Loss { reduction: Reduction::Mean, beta: 1.0 }
+        SmoothL1Loss {
+            reduction: Reduction::Mean,
+            beta: 1.0,
+        }
     }
 }
 
@@ -67,7 +70,10 @@ pub struct HuberLoss {
 
 impl Default for HuberLoss {
     fn default() -> Self {
-        HuberLoss { reduction: Reduction::Mean, delta: 1.0 }
+        HuberLoss {
+            reduction: Reduction::Mean,
+            delta: 1.0,
+        }
     }
 }
 
@@ -90,13 +96,23 @@ pub struct CrossEntropyLoss {
 impl Default for CrossEntropyLoss {
     fn default() -> Self {
         let o = CrossEntropyOptions::default();
-        CrossEntropyLoss { weight: o.weight, ignore_index: o.ignore_index, reduction: o.reduction, label_smoothing: o.label_smoothing }
+        CrossEntropyLoss {
+            weight: o.weight,
+            ignore_index: o.ignore_index,
+            reduction: o.reduction,
+            label_smoothing: o.label_smoothing,
+        }
     }
 }
 
 impl CrossEntropyLoss {
     fn opts(&self) -> CrossEntropyOptions {
-        CrossEntropyOptions { weight: self.weight.clone(), ignore_index: self.ignore_index, reduction: self.reduction, label_smoothing: self.label_smoothing }
+        CrossEntropyOptions {
+            weight: self.weight.clone(),
+            ignore_index: self.ignore_index,
+            reduction: self.reduction,
+            label_smoothing: self.label_smoothing,
+        }
     }
 
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
@@ -114,13 +130,22 @@ pub struct NLLLoss {
 
 impl Default for NLLLoss {
     fn default() -> Self {
-        NLLLoss { weight: None, ignore_index: -100, reduction: Reduction::Mean }
+        NLLLoss {
+            weight: None,
+            ignore_index: -100,
+            reduction: Reduction::Mean,
+        }
     }
 }
 
 impl NLLLoss {
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
-        let o = CrossEntropyOptions { weight: self.weight.clone(), ignore_index: self.ignore_index, reduction: self.reduction, label_smoothing: 0.0 };
+        let o = CrossEntropyOptions {
+            weight: self.weight.clone(),
+            ignore_index: self.ignore_index,
+            reduction: self.reduction,
+            label_smoothing: 0.0,
+        };
         F::nll_loss(input, target, &o)
     }
 }
@@ -148,7 +173,13 @@ pub struct BCEWithLogitsLoss {
 
 impl BCEWithLogitsLoss {
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
-        F::binary_cross_entropy_with_logits(input, target, self.weight.as_ref(), self.pos_weight.as_ref(), self.reduction)
+        F::binary_cross_entropy_with_logits(
+            input,
+            target,
+            self.weight.as_ref(),
+            self.pos_weight.as_ref(),
+            self.reduction,
+        )
     }
 }
 

@@ -105,7 +105,12 @@ fn walk_at(visit: &dyn Fn(&mut dyn Visitor), prefix: &str, depth: usize, f: &mut
         }
     }
     for pass in [Pass::Params, Pass::Buffers, Pass::Modules] {
-        visit(&mut P { pass, prefix, depth, f: &mut *f });
+        visit(&mut P {
+            pass,
+            prefix,
+            depth,
+            f: &mut *f,
+        });
     }
 }
 
@@ -214,7 +219,11 @@ pub trait Module: Send + Sync {
 
     /// Number of parameter elements that require grad (PyTorch's trainable count).
     fn num_trainable_parameters(&self) -> usize {
-        self.parameters().iter().filter(|t| t.requires_grad()).map(|t| t.numel()).sum()
+        self.parameters()
+            .iter()
+            .filter(|t| t.requires_grad())
+            .map(|t| t.numel())
+            .sum()
     }
 
     // ------------------------------------------------------------------ provided: mode
@@ -294,7 +303,10 @@ pub trait Module: Send + Sync {
     /// after converting, as in PyTorch.
     fn to_dtype(&self, dtype: DType) -> Result<()> {
         if !dtype.is_float() {
-            return Err(Error::Arg { op: "Module::to_dtype", msg: format!("nn.Module can only be cast to a floating point dtype, got {dtype}") });
+            return Err(Error::Arg {
+                op: "Module::to_dtype",
+                msg: format!("nn.Module can only be cast to a floating point dtype, got {dtype}"),
+            });
         }
         let mut res = Ok(());
         walk(&|v| self.visit(v), &mut |e| {
@@ -334,7 +346,10 @@ pub trait Module: Send + Sync {
             Device::Cpu => Ok(()),
             d => {
                 d.check_available("Module::to_device")?;
-                Err(Error::Device { op: "Module::to_device", msg: format!("moving modules to {d} is not supported yet") })
+                Err(Error::Device {
+                    op: "Module::to_device",
+                    msg: format!("moving modules to {d} is not supported yet"),
+                })
             }
         }
     }

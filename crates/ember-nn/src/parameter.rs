@@ -25,7 +25,8 @@ impl Parameter {
     /// Panics if `t` is not a floating point tensor (only those can require grad).
     pub fn new(t: Tensor) -> Parameter {
         let t = t.detach();
-        t.set_requires_grad(true).unwrap_or_else(|e| panic!("Parameter::new: {e}"));
+        t.set_requires_grad(true)
+            .unwrap_or_else(|e| panic!("Parameter::new: {e}"));
         Parameter { t: RwLock::new(t) }
     }
 
@@ -58,7 +59,9 @@ pub struct Buffer {
 
 impl Buffer {
     pub fn new(t: Tensor) -> Buffer {
-        Buffer { t: RwLock::new(t.detach()) }
+        Buffer {
+            t: RwLock::new(t.detach()),
+        }
     }
 
     pub fn tensor(&self) -> Tensor {

@@ -37,7 +37,11 @@ impl fmt::Display for LoadReport {
 /// Copy `state` into the module whose `visit` is `root`. Everything is checked before anything
 /// is copied, so an error leaves the model unchanged. The error message lists every missing,
 /// unexpected and mis-shaped key at once, in PyTorch's wording.
-pub fn load_state_dict(root: &dyn Fn(&mut dyn Visitor), state: &BTreeMap<String, Tensor>, strict: bool) -> Result<LoadReport> {
+pub fn load_state_dict(
+    root: &dyn Fn(&mut dyn Visitor),
+    state: &BTreeMap<String, Tensor>,
+    strict: bool,
+) -> Result<LoadReport> {
     let mut targets: Vec<(String, Tensor)> = Vec::new();
     walk(root, &mut |e| match e {
         Entry::Param(n, p) => targets.push((n.to_string(), p.tensor())),
@@ -75,7 +79,10 @@ pub fn load_state_dict(root: &dyn Fn(&mut dyn Visitor), state: &BTreeMap<String,
         for m in &mismatched {
             msg.push_str(&format!("\n\t{m}"));
         }
-        return Err(Error::Arg { op: "load_state_dict", msg });
+        return Err(Error::Arg {
+            op: "load_state_dict",
+            msg,
+        });
     }
     let _ng = ember_core::no_grad();
     for (name, t) in &targets {

@@ -38,7 +38,7 @@ fn fmt_count(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -93,7 +93,13 @@ pub(crate) fn summary(
     let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(12) + 2;
     let w2 = rows.iter().map(|r| r.2.len()).max().unwrap_or(0).max(7);
     let width = w0 + w1 + w2;
-    let mut s = format!("{:<w0$}{:<w1$}{:>w2$}\n{}\n", "Layer (type)", "Output Shape", "Param #", "=".repeat(width));
+    let mut s = format!(
+        "{:<w0$}{:<w1$}{:>w2$}\n{}\n",
+        "Layer (type)",
+        "Output Shape",
+        "Param #",
+        "=".repeat(width)
+    );
     for (a, b, c) in &rows {
         s.push_str(&format!("{a:<w0$}{b:<w1$}{c:>w2$}\n"));
     }

@@ -16,13 +16,23 @@ pub struct AdagradConfig {
 
 impl Default for AdagradConfig {
     fn default() -> Self {
-        AdagradConfig { lr: 1e-2, lr_decay: 0.0, weight_decay: 0.0, initial_accumulator_value: 0.0, eps: 1e-10, maximize: false }
+        AdagradConfig {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            maximize: false,
+        }
     }
 }
 
 impl AdagradConfig {
     pub fn new(lr: f64) -> Self {
-        AdagradConfig { lr, ..Default::default() }
+        AdagradConfig {
+            lr,
+            ..Default::default()
+        }
     }
 }
 
@@ -59,11 +69,24 @@ impl GroupConfig for AdagradConfig {
         true
     }
     fn validate(&self) -> Result<()> {
-        check("Adagrad", self.lr >= 0.0, || format!("Invalid learning rate: {}", self.lr))?;
-        check("Adagrad", self.lr_decay >= 0.0, || format!("Invalid lr_decay value: {}", self.lr_decay))?;
-        check("Adagrad", self.weight_decay >= 0.0, || format!("Invalid weight_decay value: {}", self.weight_decay))?;
-        check("Adagrad", self.initial_accumulator_value >= 0.0, || format!("Invalid initial_accumulator_value value: {}", self.initial_accumulator_value))?;
-        check("Adagrad", self.eps >= 0.0, || format!("Invalid epsilon value: {}", self.eps))
+        check("Adagrad", self.lr >= 0.0, || {
+            format!("Invalid learning rate: {}", self.lr)
+        })?;
+        check("Adagrad", self.lr_decay >= 0.0, || {
+            format!("Invalid lr_decay value: {}", self.lr_decay)
+        })?;
+        check("Adagrad", self.weight_decay >= 0.0, || {
+            format!("Invalid weight_decay value: {}", self.weight_decay)
+        })?;
+        check("Adagrad", self.initial_accumulator_value >= 0.0, || {
+            format!(
+                "Invalid initial_accumulator_value value: {}",
+                self.initial_accumulator_value
+            )
+        })?;
+        check("Adagrad", self.eps >= 0.0, || {
+            format!("Invalid epsilon value: {}", self.eps)
+        })
     }
     fn update(&self, p: &Tensor, g: &Tensor, st: &mut ParamState, fused: bool) -> Result<()> {
         let c = *self;
@@ -110,13 +133,22 @@ pub struct AdadeltaConfig {
 
 impl Default for AdadeltaConfig {
     fn default() -> Self {
-        AdadeltaConfig { lr: 1.0, rho: 0.9, eps: 1e-6, weight_decay: 0.0, maximize: false }
+        AdadeltaConfig {
+            lr: 1.0,
+            rho: 0.9,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            maximize: false,
+        }
     }
 }
 
 impl AdadeltaConfig {
     pub fn new(lr: f64) -> Self {
-        AdadeltaConfig { lr, ..Default::default() }
+        AdadeltaConfig {
+            lr,
+            ..Default::default()
+        }
     }
 }
 
@@ -131,7 +163,13 @@ impl GroupConfig for AdadeltaConfig {
         self.lr = lr;
     }
     fn scalars(&self) -> Vec<(&'static str, f64)> {
-        vec![("lr", self.lr), ("rho", self.rho), ("eps", self.eps), ("weight_decay", self.weight_decay), ("maximize", self.maximize as u8 as f64)]
+        vec![
+            ("lr", self.lr),
+            ("rho", self.rho),
+            ("eps", self.eps),
+            ("weight_decay", self.weight_decay),
+            ("maximize", self.maximize as u8 as f64),
+        ]
     }
     fn set_scalar(&mut self, name: &str, v: f64) -> bool {
         match name {
@@ -145,10 +183,18 @@ impl GroupConfig for AdadeltaConfig {
         true
     }
     fn validate(&self) -> Result<()> {
-        check("Adadelta", self.lr >= 0.0, || format!("Invalid learning rate: {}", self.lr))?;
-        check("Adadelta", (0.0..=1.0).contains(&self.rho), || format!("Invalid rho value: {}", self.rho))?;
-        check("Adadelta", self.eps >= 0.0, || format!("Invalid epsilon value: {}", self.eps))?;
-        check("Adadelta", self.weight_decay >= 0.0, || format!("Invalid weight_decay value: {}", self.weight_decay))
+        check("Adadelta", self.lr >= 0.0, || {
+            format!("Invalid learning rate: {}", self.lr)
+        })?;
+        check("Adadelta", (0.0..=1.0).contains(&self.rho), || {
+            format!("Invalid rho value: {}", self.rho)
+        })?;
+        check("Adadelta", self.eps >= 0.0, || {
+            format!("Invalid epsilon value: {}", self.eps)
+        })?;
+        check("Adadelta", self.weight_decay >= 0.0, || {
+            format!("Invalid weight_decay value: {}", self.weight_decay)
+        })
     }
     fn update(&self, p: &Tensor, g: &Tensor, st: &mut ParamState, fused: bool) -> Result<()> {
         let c = *self;
@@ -156,7 +202,14 @@ impl GroupConfig for AdadeltaConfig {
         let sq = st.buffer("square_avg", p);
         let acc = st.buffer("acc_delta", p);
         if fused {
-            let (rho, c1, eps, wd, neg_lr, max) = (c.rho as f32, (1.0 - c.rho) as f32, c.eps as f32, c.weight_decay as f32, -c.lr as f32, c.maximize);
+            let (rho, c1, eps, wd, neg_lr, max) = (
+                c.rho as f32,
+                (1.0 - c.rho) as f32,
+                c.eps as f32,
+                c.weight_decay as f32,
+                -c.lr as f32,
+                c.maximize,
+            );
             if Tensor::fused_update_f32([p, &sq, &acc], [g], |o, i| {
                 let mut d = if max { -i[0] } else { i[0] };
                 if wd != 0.0 {

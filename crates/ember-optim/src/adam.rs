@@ -20,18 +20,34 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { lr: 1e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, amsgrad: false, maximize: false, decoupled_weight_decay: false }
+        AdamConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            maximize: false,
+            decoupled_weight_decay: false,
+        }
     }
 }
 
 impl AdamConfig {
     /// Adam with learning rate `lr` and PyTorch's other defaults.
     pub fn new(lr: f64) -> Self {
-        AdamConfig { lr, ..Default::default() }
+        AdamConfig {
+            lr,
+            ..Default::default()
+        }
     }
     /// AdamW's defaults: `weight_decay = 0.01`, decoupled.
     pub fn adamw(lr: f64) -> Self {
-        AdamConfig { lr, weight_decay: 0.01, decoupled_weight_decay: true, ..Default::default() }
+        AdamConfig {
+            lr,
+            weight_decay: 0.01,
+            decoupled_weight_decay: true,
+            ..Default::default()
+        }
     }
     pub fn betas(mut self, b1: f64, b2: f64) -> Self {
         self.betas = (b1, b2);
@@ -113,10 +129,18 @@ impl GroupConfig for AdamConfig {
     }
     fn validate(&self) -> Result<()> {
         check("Adam", self.lr >= 0.0, || format!("Invalid learning rate: {}", self.lr))?;
-        check("Adam", self.eps >= 0.0, || format!("Invalid epsilon value: {}", self.eps))?;
-        check("Adam", (0.0..1.0).contains(&self.betas.0), || format!("Invalid beta parameter at index 0: {}", self.betas.0))?;
-        check("Adam", (0.0..1.0).contains(&self.betas.1), || format!("Invalid beta parameter at index 1: {}", self.betas.1))?;
-        check("Adam", self.weight_decay >= 0.0, || format!("Invalid weight_decay value: {}", self.weight_decay))
+        check("Adam", self.eps >= 0.0, || {
+            format!("Invalid epsilon value: {}", self.eps)
+        })?;
+        check("Adam", (0.0..1.0).contains(&self.betas.0), || {
+            format!("Invalid beta parameter at index 0: {}", self.betas.0)
+        })?;
+        check("Adam", (0.0..1.0).contains(&self.betas.1), || {
+            format!("Invalid beta parameter at index 1: {}", self.betas.1)
+        })?;
+        check("Adam", self.weight_decay >= 0.0, || {
+            format!("Invalid weight_decay value: {}", self.weight_decay)
+        })
     }
     fn update(&self, p: &Tensor, g: &Tensor, st: &mut ParamState, fused: bool) -> Result<()> {
         let c = *self;

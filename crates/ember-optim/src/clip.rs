@@ -26,11 +26,18 @@ pub fn clip_grad_norm_(params: &[Tensor], max_norm: f64, norm_type: f64, error_i
     if grads.is_empty() {
         return Ok(0.0);
     }
-    let norms: Vec<f64> = grads.iter().map(|(_, g)| g.norm(norm_type, &[], false)?.item()).collect::<Result<_>>()?;
+    let norms: Vec<f64> = grads
+        .iter()
+        .map(|(_, g)| g.norm(norm_type, &[], false)?.item())
+        .collect::<Result<_>>()?;
     let total = if norm_type == f64::INFINITY {
         norms.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
     } else {
-        norms.iter().map(|n| n.powf(norm_type)).sum::<f64>().powf(1.0 / norm_type)
+        norms
+            .iter()
+            .map(|n| n.powf(norm_type))
+            .sum::<f64>()
+            .powf(1.0 / norm_type)
     };
     if error_if_nonfinite && !total.is_finite() {
         return Err(Error::Arg {

@@ -31,9 +31,10 @@ pub use adagrad::{Adadelta, AdadeltaConfig, Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW};
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use lion::{Lion, LionConfig};
-pub use optimizer::{GroupConfig, OptimState, Optim, Optimizer, ParamGroup, ParamState};
+pub use optimizer::{GroupConfig, Optim, OptimState, Optimizer, ParamGroup, ParamState};
 pub use rmsprop::{Rmsprop, RmspropConfig};
 pub use scheduler::{
-    AnnealStrategy, CosineAnnealingLR, ExponentialLR, LinearLR, LrScheduler, MultiStepLR, OneCycleLR, PlateauMode, ReduceLROnPlateau, StepLR, ThresholdMode,
+    AnnealStrategy, CosineAnnealingLR, ExponentialLR, LinearLR, LrScheduler, MultiStepLR, OneCycleLR, PlateauMode,
+    ReduceLROnPlateau, StepLR, ThresholdMode,
 };
 pub use sgd::{Sgd, SgdConfig};

@@ -15,13 +15,21 @@ pub struct LionConfig {
 
 impl Default for LionConfig {
     fn default() -> Self {
-        LionConfig { lr: 1e-4, betas: (0.9, 0.99), weight_decay: 0.0, maximize: false }
+        LionConfig {
+            lr: 1e-4,
+            betas: (0.9, 0.99),
+            weight_decay: 0.0,
+            maximize: false,
+        }
     }
 }
 
 impl LionConfig {
     pub fn new(lr: f64) -> Self {
-        LionConfig { lr, ..Default::default() }
+        LionConfig {
+            lr,
+            ..Default::default()
+        }
     }
 }
 
@@ -42,7 +50,13 @@ impl GroupConfig for LionConfig {
         self.betas.0 = m;
     }
     fn scalars(&self) -> Vec<(&'static str, f64)> {
-        vec![("lr", self.lr), ("beta1", self.betas.0), ("beta2", self.betas.1), ("weight_decay", self.weight_decay), ("maximize", self.maximize as u8 as f64)]
+        vec![
+            ("lr", self.lr),
+            ("beta1", self.betas.0),
+            ("beta2", self.betas.1),
+            ("weight_decay", self.weight_decay),
+            ("maximize", self.maximize as u8 as f64),
+        ]
     }
     fn set_scalar(&mut self, name: &str, v: f64) -> bool {
         match name {
@@ -57,8 +71,14 @@ impl GroupConfig for LionConfig {
     }
     fn validate(&self) -> Result<()> {
         check("Lion", self.lr >= 0.0, || format!("Invalid learning rate: {}", self.lr))?;
-        check("Lion", (0.0..1.0).contains(&self.betas.0) && (0.0..1.0).contains(&self.betas.1), || format!("Invalid betas: {:?}", self.betas))?;
-        check("Lion", self.weight_decay >= 0.0, || format!("Invalid weight_decay value: {}", self.weight_decay))
+        check(
+            "Lion",
+            (0.0..1.0).contains(&self.betas.0) && (0.0..1.0).contains(&self.betas.1),
+            || format!("Invalid betas: {:?}", self.betas),
+        )?;
+        check("Lion", self.weight_decay >= 0.0, || {
+            format!("Invalid weight_decay value: {}", self.weight_decay)
+        })
     }
     fn update(&self, p: &Tensor, g: &Tensor, st: &mut ParamState, fused: bool) -> Result<()> {
         let c = *self;

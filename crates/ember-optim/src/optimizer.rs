@@ -63,7 +63,11 @@ impl OptimState {
     /// safetensors file can hold it.
     pub fn to_named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut v: Vec<(String, Tensor)> = self.tensors.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
-        v.extend(self.scalars.iter().map(|(k, &s)| (format!("scalars.{k}"), Tensor::scalar(s))));
+        v.extend(
+            self.scalars
+                .iter()
+                .map(|(k, &s)| (format!("scalars.{k}"), Tensor::scalar(s))),
+        );
         v
     }
 
@@ -125,7 +129,10 @@ pub struct ParamState {
 impl ParamState {
     /// The buffer `name`, created as zeros like `p` on first use.
     pub fn buffer(&mut self, name: &str, p: &Tensor) -> Tensor {
-        self.buffers.entry(name.to_string()).or_insert_with(|| Tensor::zeros_like(p)).clone()
+        self.buffers
+            .entry(name.to_string())
+            .or_insert_with(|| Tensor::zeros_like(p))
+            .clone()
     }
 
     pub fn get(&self, name: &str) -> Option<Tensor> {
@@ -154,7 +161,11 @@ impl<C: GroupConfig> Optim<C> {
 
     /// Several groups, each with its own hyper-parameters.
     pub fn with_groups(groups: Vec<ParamGroup<C>>) -> Result<Optim<C>> {
-        let mut o = Optim { groups: Vec::new(), state: Vec::new(), fused: true };
+        let mut o = Optim {
+            groups: Vec::new(),
+            state: Vec::new(),
+            fused: true,
+        };
         for g in groups {
             o.add_param_group(g)?;
         }
@@ -167,13 +178,22 @@ impl<C: GroupConfig> Optim<C> {
         let mut seen: Vec<&Tensor> = self.groups.iter().flat_map(|g| g.params.iter()).collect();
         for p in &group.params {
             if !p.dtype().is_float() {
-                return Err(Error::Arg { op: "optimizer", msg: format!("can only optimize floating point tensors, got {}", p.dtype()) });
+                return Err(Error::Arg {
+                    op: "optimizer",
+                    msg: format!("can only optimize floating point tensors, got {}", p.dtype()),
+                });
             }
             if !p.is_leaf() {
-                return Err(Error::Arg { op: "optimizer", msg: "can't optimize a non-leaf Tensor".into() });
+                return Err(Error::Arg {
+                    op: "optimizer",
+                    msg: "can't optimize a non-leaf Tensor".into(),
+                });
             }
             if seen.iter().any(|q| q.same_tensor(p)) {
-                return Err(Error::Arg { op: "optimizer", msg: "some parameters appear in more than one parameter group".into() });
+                return Err(Error::Arg {
+                    op: "optimizer",
+                    msg: "some parameters appear in more than one parameter group".into(),
+                });
             }
             seen.push(p);
         }
@@ -195,8 +215,14 @@ impl<C: GroupConfig> Optimizer for Optim<C> {
         for group in &self.groups {
             for p in &group.params {
                 if let Some(g) = p.grad() {
-                    let g = if g.dtype() != p.dtype() { g.to_dtype(p.dtype())? } else { g };
-                    group.config.update(p, &g.contiguous(), &mut self.state[i], self.fused)?;
+                    let g = if g.dtype() != p.dtype() {
+                        g.to_dtype(p.dtype())?
+                    } else {
+                        g
+                    };
+                    group
+                        .config
+                        .update(p, &g.contiguous(), &mut self.state[i], self.fused)?;
                 }
                 i += 1;
             }
@@ -264,10 +290,16 @@ impl<C: GroupConfig> Optimizer for Optim<C> {
             if t.shape() != params[i].shape() {
                 return Err(Error::Arg {
                     op: "Optimizer::load_state_dict",
-                    msg: format!("state {k} has shape {:?} but parameter {i} has shape {:?}", t.shape(), params[i].shape()),
+                    msg: format!(
+                        "state {k} has shape {:?} but parameter {i} has shape {:?}",
+                        t.shape(),
+                        params[i].shape()
+                    ),
                 });
             }
-            new_state[i].buffers.insert(name.to_string(), t.to_dtype(params[i].dtype())?.copy());
+            new_state[i]
+                .buffers
+                .insert(name.to_string(), t.to_dtype(params[i].dtype())?.copy());
         }
         let mut groups: Vec<C> = self.groups.iter().map(|g| g.config.clone()).collect();
         for (k, &v) in &s.scalars {
@@ -276,7 +308,10 @@ impl<C: GroupConfig> Optimizer for Optim<C> {
                 let g: usize = g.parse().map_err(|_| bad_key(k))?;
                 let cfg = groups.get_mut(g).ok_or_else(|| Error::Arg {
                     op: "Optimizer::load_state_dict",
-                    msg: format!("loaded state has a group {g} but this optimizer has {} groups", self.groups.len()),
+                    msg: format!(
+                        "loaded state has a group {g} but this optimizer has {} groups",
+                        self.groups.len()
+                    ),
                 })?;
                 if !cfg.set_scalar(name, v) {
                     return Err(bad_key(k));
@@ -298,7 +333,10 @@ impl<C: GroupConfig> Optimizer for Optim<C> {
 }
 
 fn bad_key(k: &str) -> Error {
-    Error::Arg { op: "Optimizer::load_state_dict", msg: format!("unexpected key {k:?} in optimizer state") }
+    Error::Arg {
+        op: "Optimizer::load_state_dict",
+        msg: format!("unexpected key {k:?} in optimizer state"),
+    }
 }
 
 fn parse_state_key(k: &str, n: usize) -> Result<(usize, &str)> {
@@ -306,7 +344,10 @@ fn parse_state_key(k: &str, n: usize) -> Result<(usize, &str)> {
     let (i, name) = rest.split_once('.').ok_or_else(|| bad_key(k))?;
     let i: usize = i.parse().map_err(|_| bad_key(k))?;
     if i >= n {
-        return Err(Error::Arg { op: "Optimizer::load_state_dict", msg: format!("state for parameter {i}, but the optimizer has {n} parameters") });
+        return Err(Error::Arg {
+            op: "Optimizer::load_state_dict",
+            msg: format!("state for parameter {i}, but the optimizer has {n} parameters"),
+        });
     }
     Ok((i, name))
 }

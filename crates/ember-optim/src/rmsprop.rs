@@ -17,13 +17,24 @@ pub struct RmspropConfig {
 
 impl Default for RmspropConfig {
     fn default() -> Self {
-        RmspropConfig { lr: 1e-2, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, centered: false, maximize: false }
+        RmspropConfig {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+        }
     }
 }
 
 impl RmspropConfig {
     pub fn new(lr: f64) -> Self {
-        RmspropConfig { lr, ..Default::default() }
+        RmspropConfig {
+            lr,
+            ..Default::default()
+        }
     }
 }
 
@@ -68,11 +79,21 @@ impl GroupConfig for RmspropConfig {
         true
     }
     fn validate(&self) -> Result<()> {
-        check("RMSprop", self.lr >= 0.0, || format!("Invalid learning rate: {}", self.lr))?;
-        check("RMSprop", self.eps >= 0.0, || format!("Invalid epsilon value: {}", self.eps))?;
-        check("RMSprop", self.momentum >= 0.0, || format!("Invalid momentum value: {}", self.momentum))?;
-        check("RMSprop", self.alpha >= 0.0, || format!("Invalid alpha value: {}", self.alpha))?;
-        check("RMSprop", self.weight_decay >= 0.0, || format!("Invalid weight_decay value: {}", self.weight_decay))
+        check("RMSprop", self.lr >= 0.0, || {
+            format!("Invalid learning rate: {}", self.lr)
+        })?;
+        check("RMSprop", self.eps >= 0.0, || {
+            format!("Invalid epsilon value: {}", self.eps)
+        })?;
+        check("RMSprop", self.momentum >= 0.0, || {
+            format!("Invalid momentum value: {}", self.momentum)
+        })?;
+        check("RMSprop", self.alpha >= 0.0, || {
+            format!("Invalid alpha value: {}", self.alpha)
+        })?;
+        check("RMSprop", self.weight_decay >= 0.0, || {
+            format!("Invalid weight_decay value: {}", self.weight_decay)
+        })
     }
     fn update(&self, p: &Tensor, g: &Tensor, st: &mut ParamState, fused: bool) -> Result<()> {
         let c = *self;
@@ -81,7 +102,13 @@ impl GroupConfig for RmspropConfig {
         let ga = c.centered.then(|| st.buffer("grad_avg", p));
         let buf = (c.momentum > 0.0).then(|| st.buffer("momentum_buffer", p));
         if fused {
-            let (a, c1, eps, wd, max) = (c.alpha as f32, (1.0 - c.alpha) as f32, c.eps as f32, c.weight_decay as f32, c.maximize);
+            let (a, c1, eps, wd, max) = (
+                c.alpha as f32,
+                (1.0 - c.alpha) as f32,
+                c.eps as f32,
+                c.weight_decay as f32,
+                c.maximize,
+            );
             let (mom, neg_lr) = (c.momentum as f32, -c.lr as f32);
             // o = [p, square_avg, (grad_avg), (buf)] in that order
             let (has_ga, has_buf) = (ga.is_some(), buf.is_some());
@@ -95,7 +122,7 @@ impl GroupConfig for RmspropConfig {
                 let avg = if has_ga {
                     o[2] += c1 * (d - o[2]);
                     k = 3;
-                    (o[1] + -1.0 * o[2] * o[2]).sqrt()
+                    (o[1] - o[2] * o[2]).sqrt()
                 } else {
                     o[1].sqrt()
                 } + eps;

@@ -17,13 +17,23 @@ pub struct SgdConfig {
 
 impl Default for SgdConfig {
     fn default() -> Self {
-        SgdConfig { lr: 1e-3, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, maximize: false }
+        SgdConfig {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        }
     }
 }
 
 impl SgdConfig {
     pub fn new(lr: f64) -> Self {
-        SgdConfig { lr, ..Default::default() }
+        SgdConfig {
+            lr,
+            ..Default::default()
+        }
     }
     pub fn momentum(mut self, m: f64) -> Self {
         self.momentum = m;
@@ -97,9 +107,17 @@ impl GroupConfig for SgdConfig {
     }
     fn validate(&self) -> Result<()> {
         check("SGD", self.lr >= 0.0, || format!("Invalid learning rate: {}", self.lr))?;
-        check("SGD", self.momentum >= 0.0, || format!("Invalid momentum value: {}", self.momentum))?;
-        check("SGD", self.weight_decay >= 0.0, || format!("Invalid weight_decay value: {}", self.weight_decay))?;
-        check("SGD", !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0), || "Nesterov momentum requires a momentum and zero dampening".into())
+        check("SGD", self.momentum >= 0.0, || {
+            format!("Invalid momentum value: {}", self.momentum)
+        })?;
+        check("SGD", self.weight_decay >= 0.0, || {
+            format!("Invalid weight_decay value: {}", self.weight_decay)
+        })?;
+        check(
+            "SGD",
+            !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
+            || "Nesterov momentum requires a momentum and zero dampening".into(),
+        )
     }
     fn update(&self, p: &Tensor, g: &Tensor, st: &mut ParamState, fused: bool) -> Result<()> {
         let c = *self;
@@ -150,7 +168,11 @@ impl GroupConfig for SgdConfig {
                     b
                 }
             };
-            d = if c.nesterov { d.add(&buf.mul_scalar(c.momentum)?)? } else { buf };
+            d = if c.nesterov {
+                d.add(&buf.mul_scalar(c.momentum)?)?
+            } else {
+                buf
+            };
         }
         p.add_scaled_(&d, -c.lr)
     }

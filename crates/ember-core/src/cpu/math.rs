@@ -1,6 +1,6 @@
 //! Scalar math shared by kernels: the float trait the kernels are generic over.
 
-use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::ops::{Add, Div, Mul, Neg, Rem, Sub};
 
 /// The float element types kernels compute in (f16/bf16 compute in f32, as PyTorch's CPU does).
 pub trait Float:
@@ -14,6 +14,7 @@ pub trait Float:
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
+    + Rem<Output = Self>
     + 'static
 {
     const ZERO: Self;

@@ -1,9 +1,12 @@
 //! CPU kernels: contiguous fast paths the compiler vectorizes, strided fallbacks, and rayon
 //! parallelism only above a size threshold so small ops stay on the calling thread.
 
+pub mod conv_kernels;
 pub mod copy;
 pub mod elementwise;
 pub mod math;
+pub mod pool_kernels;
+pub mod upsample_kernels;
 pub mod vmath;
 
 /// Below this many elements an elementwise op runs on the calling thread: forking to rayon

@@ -41,13 +41,22 @@ impl Binary {
     }
 
     /// The dtype the op computes in and returns, given the promoted input dtype.
-    fn out_dtype(self, promoted: DType) -> DType {
-        match (self, promoted) {
+    fn out_dtype(self, promoted: DType) -> Result<DType> {
+        Ok(match (self, promoted) {
             // true division of integers gives the default float dtype, as in PyTorch
             (Binary::Div, d) if !d.is_float() => DType::F32,
-            (_, DType::Bool) if !matches!(self, Binary::Maximum | Binary::Minimum) => DType::I64,
+            // on two bools, add is `or` and mul is `and`; the rest are errors, as in PyTorch
+            (Binary::Sub, DType::Bool) => {
+                return Err(dtype_err(
+                    "sub",
+                    "subtraction of two bool tensors is not supported; use logical_xor",
+                ))
+            }
+            (Binary::Rem | Binary::Pow, DType::Bool) => {
+                return Err(dtype_err(self.name(), "not defined for bool tensors"))
+            }
             (_, d) => d,
-        }
+        })
     }
 
     fn kernel_float<T: Float>(self, a: &[T], la: &crate::shape::Layout, b: &[T], lb: &crate::shape::Layout) -> Vec<T> {
@@ -56,7 +65,15 @@ impl Binary {
             Binary::Sub => map2(a, la, b, lb, |x, y| x - y),
             Binary::Mul => map2(a, la, b, lb, |x, y| x * y),
             Binary::Div => map2(a, la, b, lb, |x, y| x / y),
-            Binary::Rem => map2(a, la, b, lb, |x: T, y: T| x - (x / y).floor() * y),
+            // fmod, moved to the divisor's sign: exact, and right for infinite divisors
+            Binary::Rem => map2(a, la, b, lb, |x: T, y: T| {
+                let r = x % y;
+                if r != T::ZERO && ((r < T::ZERO) != (y < T::ZERO)) {
+                    r + y
+                } else {
+                    r
+                }
+            }),
             Binary::Pow => map2(a, la, b, lb, |x: T, y: T| x.powf(y)),
             Binary::Maximum => map2(a, la, b, lb, |x: T, y| x.max_nan(y)),
             Binary::Minimum => map2(a, la, b, lb, |x: T, y| x.min_nan(y)),
@@ -90,7 +107,13 @@ impl Binary {
                     }
                     Binary::Pow => map2($a, la, $b, lb, |x: $t, y: $t| {
                         if (y as i64) < 0 {
-                            0
+                            // 1 / x^|y| truncated: 0 unless x is 1 or -1
+                            match x as i64 {
+                                1 => x,
+                                -1 if (y as i64) % 2 == 0 => 1,
+                                -1 => x,
+                                _ => 0,
+                            }
                         } else {
                             x.wrapping_pow(y as u32)
                         }
@@ -107,8 +130,8 @@ impl Binary {
             (CpuStorage::I32(x), CpuStorage::I32(y)) => ints!(x, y, i32, I32),
             (CpuStorage::U8(x), CpuStorage::U8(y)) => ints!(x, y, u8, U8),
             (CpuStorage::Bool(x), CpuStorage::Bool(y)) => CpuStorage::Bool(match self {
-                Binary::Maximum => map2(x, a.layout(), y, b.layout(), |x, y| x | y),
-                Binary::Minimum => map2(x, a.layout(), y, b.layout(), |x, y| x & y),
+                Binary::Maximum | Binary::Add => map2(x, a.layout(), y, b.layout(), |x, y| x | y),
+                Binary::Minimum | Binary::Mul => map2(x, a.layout(), y, b.layout(), |x, y| x & y),
                 _ => return Err(dtype_err(self.name(), "not defined for bool tensors")),
             }),
             (x, y) => {
@@ -169,7 +192,7 @@ impl Tensor {
         crate::ops::check_same_device(op.name(), self, other)?;
         let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
         let promoted = DType::promote(self.dtype(), other.dtype());
-        let out_dtype = op.out_dtype(promoted);
+        let out_dtype = op.out_dtype(promoted)?;
         let cd = compute_dtype(out_dtype);
         let a = self.to_dtype(cd)?;
         let b = other.to_dtype(cd)?;
@@ -206,7 +229,9 @@ impl Tensor {
         Ok(record(op.name(), out, &[self, other], move |_| {
             Box::new(move |g| {
                 let (ga, gb) = match &saved {
-                    Some((sa, sb)) => op.vjp(sa.get()?, sb.get()?, g)?,
+                    // differentiate in the dtype the op computed in (ln of an f32 base promoted
+                    // against an f64 exponent must be taken in f64)
+                    Some((sa, sb)) => op.vjp(&sa.get()?.to_dtype(out_dtype)?, &sb.get()?.to_dtype(out_dtype)?, g)?,
                     None => (g.clone(), if op == Binary::Sub { g.neg()? } else { g.clone() }),
                 };
                 let reduce = |t: Tensor, shape: &[usize], d: DType| -> Result<Tensor> {
@@ -269,6 +294,11 @@ impl Tensor {
         self.binary(&self.scalar_like(v), Binary::Mul)
     }
     pub fn div_scalar(&self, v: f64) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            // true division happens in the default float dtype: the scalar goes there directly
+            // (not through the tensor's integer dtype, where -1 would wrap for u8)
+            return self.binary(&Tensor::scalar(v as f32), Binary::Div);
+        }
         self.binary(&self.scalar_like(v), Binary::Div)
     }
     pub fn rem_scalar(&self, v: f64) -> Result<Tensor> {
@@ -278,6 +308,14 @@ impl Tensor {
     pub fn pow_scalar(&self, v: f64) -> Result<Tensor> {
         if self.dtype().is_float() {
             self.unary(crate::ops::unary::Unary::PowScalar(v))
+        } else if v < 0.0 && v.fract() == 0.0 {
+            Err(dtype_err(
+                "pow",
+                format!(
+                    "integers to negative integer powers are not allowed ({} tensor, exponent {v})",
+                    self.dtype()
+                ),
+            ))
         } else {
             self.binary(&self.scalar_like(v), Binary::Pow)
         }

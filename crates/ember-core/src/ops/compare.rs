@@ -111,9 +111,12 @@ impl Tensor {
     }
 
     fn cmp_scalar(&self, v: f64) -> Tensor {
-        // compare in the tensor's own dtype unless the scalar needs a float
-        let d = if v.fract() != 0.0 && !self.dtype().is_float() {
+        // compare in the tensor's own dtype unless the scalar needs a float (or, for a bool
+        // tensor, an integer: `mask == 2` is false everywhere, as in PyTorch)
+        let d = if (v.fract() != 0.0 || !v.is_finite()) && !self.dtype().is_float() {
             DType::F64
+        } else if self.dtype() == DType::Bool && v != 0.0 && v != 1.0 {
+            DType::I64
         } else {
             self.dtype()
         };
@@ -156,9 +159,11 @@ impl Tensor {
         ))
     }
 
+    /// `f` of every element as a bool tensor; integers and bools are finite numbers, so for
+    /// them it is `f(0.0)` everywhere (false for isnan/isinf, true for isfinite).
     fn float_mask(&self, op: &'static str, f: fn(f64) -> bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Tensor::zeros_dtype(self.shape(), DType::Bool);
+            return Tensor::full_dtype(self.shape(), f(0.0) as u8 as f64, DType::Bool);
         }
         let g = self.read();
         let out = crate::with_storage!(&*g, v => map1(v, self.layout(), |x| f(x.to_f64())));
@@ -222,31 +227,28 @@ impl Tensor {
         }
         let cond = cond.clone();
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+        let (da, db) = (a.dtype(), b.dtype());
         Ok(record("where", out, &[a, b], move |_| {
             Box::new(move |g| {
                 let zero = Tensor::zeros_dtype(&[], g.dtype())?;
-                let ga = Tensor::where_(&cond, g, &zero)?.sum_to(&sa)?;
-                let gb = Tensor::where_(&cond, &zero, g)?.sum_to(&sb)?;
+                let ga = Tensor::where_(&cond, g, &zero)?.sum_to(&sa)?.to_dtype(da)?;
+                let gb = Tensor::where_(&cond, &zero, g)?.sum_to(&sb)?.to_dtype(db)?;
                 Ok(vec![Some(ga), Some(gb)])
             })
         }))
     }
 
-    /// Fill the elements where `mask` is true with `value` (out of place).
+    /// Fill the elements where `mask` is true with `value` (out of place). `self` and `mask`
+    /// broadcast together, as in PyTorch.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
-        let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
-        let out = Tensor::where_(mask, &v, self)?;
-        if out.shape() != self.shape() {
-            return Err(crate::error::shape_err(
+        if mask.dtype() != DType::Bool {
+            return Err(dtype_err(
                 "masked_fill",
-                format!(
-                    "mask of shape {:?} does not broadcast to the tensor's shape {:?}",
-                    mask.shape(),
-                    self.shape()
-                ),
+                format!("only supports boolean masks, got a mask of dtype {}", mask.dtype()),
             ));
         }
-        Ok(out)
+        let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
+        Tensor::where_(mask, &v, self)
     }
 }
 

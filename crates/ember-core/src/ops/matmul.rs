@@ -114,6 +114,50 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
     c
 }
 
+/// The integer product PyTorch also offers on CPU (gemm has no integer kernels): a plain loop
+/// with wrapping arithmetic, as C++ integer overflow in PyTorch. Same operands as `batched_gemm`.
+#[allow(clippy::too_many_arguments)]
+fn batched_int<T: Copy + Default>(
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+    mul_add: impl Fn(T, T, T) -> T,
+) -> Vec<T> {
+    let nb: usize = batch.iter().product();
+    let mut c = vec![T::default(); nb * m * n];
+    let nd = batch.len();
+    let mut idx = vec![0usize; nd];
+    for bi in 0..nb {
+        let oa: usize = idx.iter().zip(&la.strides[..nd]).map(|(i, s)| i * s).sum();
+        let ob: usize = idx.iter().zip(&lb.strides[..nd]).map(|(i, s)| i * s).sum();
+        let (ma, mb) = (mat_of(la, oa), mat_of(lb, ob));
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = T::default();
+                for p in 0..k {
+                    let x = a[ma.off + i * ma.rs as usize + p * ma.cs as usize];
+                    let y = b[mb.off + p * mb.rs as usize + j * mb.cs as usize];
+                    acc = mul_add(acc, x, y);
+                }
+                c[(bi * m + i) * n + j] = acc;
+            }
+        }
+        for d in (0..nd).rev() {
+            idx[d] += 1;
+            if idx[d] < batch[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    c
+}
+
 impl Tensor {
     /// Matrix product with torch.matmul's semantics:
     /// 1-D x 1-D is a dot product, 2-D x 2-D a matrix product, 1-D operands are promoted to
@@ -199,6 +243,21 @@ impl Tensor {
                         .to_dtype(DType::BF16)?;
                     drop(_ng);
                     return Ok(self.finish_matmul(r, other));
+                }
+                (CpuStorage::I64(x), CpuStorage::I64(y)) => {
+                    CpuStorage::I64(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
+                }
+                (CpuStorage::I32(x), CpuStorage::I32(y)) => {
+                    CpuStorage::I32(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
+                }
+                (CpuStorage::U8(x), CpuStorage::U8(y)) => {
+                    CpuStorage::U8(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
+                        c.wrapping_add(p.wrapping_mul(q))
+                    }))
                 }
                 (x, _) => return Err(dtype_err("matmul", format!("not supported for dtype {}", x.dtype()))),
             }

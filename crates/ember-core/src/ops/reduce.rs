@@ -64,16 +64,12 @@ pub(crate) fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> V
 pub(crate) fn canonical(t: &Tensor, dims: &[usize]) -> Result<(Tensor, usize, usize, usize)> {
     let shape = t.shape();
     let adjacent = dims.windows(2).all(|w| w[1] == w[0] + 1);
-    let total: usize = t.numel();
     if t.is_contiguous() && adjacent && !dims.is_empty() {
         let (first, last) = (dims[0], *dims.last().unwrap());
         let outer: usize = shape[..first].iter().product();
         let red: usize = shape[first..=last].iter().product();
-        let inner = if red == 0 || outer == 0 {
-            0
-        } else {
-            total / (outer * red)
-        };
+        // from the shape, not numel / (outer * red): an empty reduced dim leaves inner intact
+        let inner: usize = shape[last + 1..].iter().product();
         return Ok((t.clone(), outer, red, inner));
     }
     let keep: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
@@ -94,6 +90,9 @@ fn reduce_kernel<T: Copy + Send + Sync>(
     f: impl Fn(T, T) -> T + Sync + Send,
 ) -> Vec<T> {
     let mut out = vec![init; outer * inner];
+    if out.is_empty() {
+        return out;
+    }
     if inner == 1 {
         let body = |(o, slot): (usize, &mut T)| {
             let row = &x[o * red..(o + 1) * red];
@@ -154,7 +153,11 @@ impl Tensor {
             (_, DType::F16 | DType::BF16) => self.to_dtype(DType::F32)?,
             _ => self.clone(),
         };
-        if matches!(op, Reduce::Max | Reduce::Min) && dims.iter().any(|&d| self.shape()[d] == 0) {
+        // max/min of nothing is undefined; for bools (all/any) the identities true/false apply
+        if matches!(op, Reduce::Max | Reduce::Min)
+            && self.dtype() != DType::Bool
+            && dims.iter().any(|&d| self.shape()[d] == 0)
+        {
             return Err(shape_err(
                 name,
                 format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape()),
@@ -316,6 +319,12 @@ impl Tensor {
     fn extreme(&self, op: Reduce, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let name = if op == Reduce::Max { "amax" } else { "amin" };
         let d = reduce_dims(name, dims, self.ndim())?;
+        if d.iter().any(|&i| self.shape()[i] == 0) {
+            return Err(shape_err(
+                name,
+                format!("cannot reduce over a zero-size dimension (shape {:?})", self.shape()),
+            ));
+        }
         let out = self.reduce_raw(op, &d, keepdim)?;
         if !needs_grad(&[self]) {
             return Ok(out);
@@ -335,16 +344,30 @@ impl Tensor {
         }))
     }
 
-    /// True if all elements are non-zero (over `dims`, empty = all).
+    /// True if all elements are non-zero (over `dims`, empty = all). Bool result, except for u8
+    /// inputs, which give u8 as in PyTorch.
     pub fn all(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims("all", dims, self.ndim())?;
-        self.to_dtype(DType::Bool)?.reduce_raw(Reduce::Min, &d, keepdim)
+        self.to_dtype(DType::Bool)?
+            .reduce_raw(Reduce::Min, &d, keepdim)?
+            .bool_result_like(self)
     }
 
-    /// True if any element is non-zero.
+    /// True if any element is non-zero (bool; u8 for u8 inputs, as `all`).
     pub fn any(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims("any", dims, self.ndim())?;
-        self.to_dtype(DType::Bool)?.reduce_raw(Reduce::Max, &d, keepdim)
+        self.to_dtype(DType::Bool)?
+            .reduce_raw(Reduce::Max, &d, keepdim)?
+            .bool_result_like(self)
+    }
+
+    /// PyTorch's all/any keep uint8 for uint8 inputs (a legacy rule); bool otherwise.
+    fn bool_result_like(self, input: &Tensor) -> Result<Tensor> {
+        if input.dtype() == DType::U8 {
+            self.to_dtype(DType::U8)
+        } else {
+            Ok(self)
+        }
     }
 
     /// Variance over `dims` with `correction` (1 = unbiased, PyTorch's default).
@@ -360,9 +383,36 @@ impl Tensor {
         self.var_dims(&[dim], correction, keepdim)
     }
 
-    /// Standard deviation over `dims` with `correction`.
+    /// Standard deviation over `dims` with `correction`. Where the deviation is zero (constant
+    /// values) the gradient is zero, as in PyTorch, not the NaN that `sqrt(var)` would give.
     pub fn std_dims(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
-        self.var_dims(dims, correction, keepdim)?.sqrt()
+        let out = crate::autograd::no_grad_scope(|| self.var_dims(dims, correction, keepdim)?.sqrt())?;
+        if !needs_grad(&[self]) {
+            return Ok(out);
+        }
+        let d = reduce_dims("std", dims, self.ndim())?;
+        let n: usize = d.iter().map(|&i| self.shape()[i]).product();
+        let denom = (n as f64 - correction as f64).max(0.0);
+        let kept = reduced_shape(self.shape(), &d, true);
+        let dims = dims.to_vec();
+        let (x, y) = (SavedTensor::new(self), SavedTensor::output(&out));
+        Ok(record("std", out, &[self], move |_| {
+            Box::new(move |g| {
+                let x = x.get()?;
+                // recompute when the backward is recorded, so it stays connected to x
+                let std = if crate::autograd::is_grad_enabled() {
+                    x.std_dims(&dims, correction, true)?
+                } else {
+                    y.get()?.reshape_to(&kept)?
+                };
+                // d std / dx = (x - mean) / ((n - correction) * std)
+                let scale = g
+                    .reshape_to(&kept)?
+                    .div(&std.mul_scalar(denom)?)?
+                    .masked_fill(&std.eq_scalar(0.0)?, 0.0)?;
+                Ok(vec![Some(x.sub(&x.mean_dims(&dims, true)?)?.mul(&scale)?)])
+            })
+        }))
     }
 
     pub fn std(&self, dim: isize, correction: usize, keepdim: bool) -> Result<Tensor> {
@@ -371,19 +421,29 @@ impl Tensor {
 
     /// log(sum(exp(x))) over `dims`, computed stably (max subtracted first).
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let d = reduce_dims("logsumexp", dims, self.ndim())?;
+        if d.iter().any(|&i| self.shape()[i] == 0) {
+            // log of an empty sum: -inf, as in PyTorch (and no max to subtract)
+            return self.sum_dims(dims, keepdim)?.log();
+        }
         let m = crate::autograd::no_grad_scope(|| self.amax(dims, true))?;
         let m = m.masked_fill(&m.isinf()?, 0.0)?;
         let s = self.sub(&m)?.exp()?.sum_dims(dims, true)?.log()?.add(&m)?;
         if keepdim {
             Ok(s)
         } else {
-            let d = reduce_dims("logsumexp", dims, self.ndim())?;
             s.reshape_to(&reduced_shape(self.shape(), &d, false))
         }
     }
 
     /// Vector p-norm over `dims` (p = 1, 2, or f64::INFINITY; other p > 0 work too).
     pub fn norm(&self, p: f64, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return Err(dtype_err(
+                "norm",
+                format!("expected a floating point tensor as input, got {}", self.dtype()),
+            ));
+        }
         if p == f64::INFINITY {
             self.abs()?.amax(dims, keepdim)
         } else if p == 1.0 {

@@ -5,10 +5,10 @@
 //! Tensor ops so it can itself be differentiated.
 
 use crate::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
-use crate::cpu::elementwise::map1;
+use crate::cpu::elementwise::{map1, map2};
 use crate::cpu::math::Float;
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{dtype_err, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
@@ -96,13 +96,31 @@ impl Unary {
         }
     }
 
-    /// Ops that map integers to integers (the rest promote integer inputs to f32).
+    /// Ops that map integers to integers (the rest promote integer inputs to f32). Clamp keeps
+    /// them only for integral bounds: a fractional bound promotes, as a Python float does.
     fn keeps_int(self) -> bool {
         use Unary::*;
-        matches!(
-            self,
-            Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round | Clamp(..)
-        )
+        let integral = |v: f64| v.is_infinite() || v.fract() == 0.0;
+        match self {
+            Neg | Abs | Sign | Square | Relu | Floor | Ceil | Round => true,
+            Clamp(lo, hi) => integral(lo) && integral(hi),
+            _ => false,
+        }
+    }
+
+    /// The dtypes PyTorch rejects: bool for arithmetic without a bool meaning, and every
+    /// non-float dtype for the nn activations.
+    fn check_dtype(self, d: DType) -> Result<()> {
+        use Unary::*;
+        let bad = match self {
+            Neg | Abs | Relu | Floor | Ceil | Round => d == DType::Bool,
+            LeakyRelu(_) | Elu(_) | Gelu | GeluTanh | Silu | Softplus { .. } => !d.is_float(),
+            _ => false,
+        };
+        if bad {
+            return Err(dtype_err(self.name(), format!("not implemented for {d} tensors")));
+        }
+        Ok(())
     }
 
     /// Ops whose gradient is zero almost everywhere.
@@ -116,13 +134,14 @@ impl Unary {
         match self {
             Neg => map1(x, l, |v: T| -v),
             Abs => map1(x, l, |v: T| v.abs()),
+            // NaN has sign 0, as in PyTorch
             Sign => map1(x, l, |v: T| {
                 if v > T::ZERO {
                     T::ONE
                 } else if v < T::ZERO {
                     -T::ONE
                 } else {
-                    v * T::ZERO
+                    T::ZERO
                 }
             }),
             Exp => map1(x, l, |v: T| v.exp()),
@@ -168,14 +187,15 @@ impl Unary {
             Floor => map1(x, l, |v: T| v.floor()),
             Ceil => map1(x, l, |v: T| v.ceil()),
             Round => map1(x, l, |v: T| v.round_even()),
+            // min(max(v, lo), hi): with lo > hi everything becomes hi, as in PyTorch
             Clamp(lo, hi) => {
                 let (lo, hi) = (c(lo), c(hi));
                 map1(x, l, move |v: T| {
                     if v.is_nan() {
-                        v
-                    } else if v < lo {
-                        lo
-                    } else if v > hi {
+                        return v;
+                    }
+                    let v = if v < lo { lo } else { v };
+                    if v > hi {
                         hi
                     } else {
                         v
@@ -222,10 +242,8 @@ impl Unary {
                     Relu => map1($v, l, |x: $ty| if x > (0 as $ty) { x } else { 0 }),
                     Floor | Ceil | Round => map1($v, l, |x: $ty| x),
                     Clamp(lo, hi) => map1($v, l, move |x: $ty| {
-                        let xf = x as f64;
-                        if xf < lo {
-                            lo as $ty
-                        } else if xf > hi {
+                        let x = if (x as f64) < lo { lo as $ty } else { x };
+                        if (x as f64) > hi {
                             hi as $ty
                         } else {
                             x
@@ -249,7 +267,14 @@ impl Unary {
         use Unary::*;
         // When the backward pass is recorded (create_graph), recompute outputs from `x` so the
         // gradient stays connected to it; otherwise the saved output is exact and free.
-        let y = if is_grad_enabled() { x.unary(self)? } else { y.clone() };
+        let y = if is_grad_enabled() {
+            x.unary(self)?
+        } else {
+            if let Some(r) = self.fused_vjp(y, g) {
+                return Ok(r);
+            }
+            y.clone()
+        };
         match self {
             Neg => g.neg(),
             Abs => g.mul(&x.sign()?),
@@ -314,8 +339,9 @@ impl Unary {
                 Tensor::where_(&lin, g, &g.mul(&s)?)
             }
             Erf => g.mul(&x.square()?.neg()?.exp()?.mul_scalar(FRAC_2_SQRT_PI)?),
+            // strictly inside: PyTorch gives no gradient to elements sitting on a bound
             Clamp(lo, hi) => {
-                let inside = x.ge_scalar(lo)?.logical_and(&x.le_scalar(hi)?)?;
+                let inside = x.gt_scalar(lo)?.logical_and(&x.lt_scalar(hi)?)?;
                 g.mul(&inside.to_dtype(g.dtype())?)
             }
             PowScalar(e) => {
@@ -329,10 +355,48 @@ impl Unary {
     }
 }
 
+impl Unary {
+    /// One-pass gradients from the saved output for the activations on every training step's
+    /// path (`None` when the op or dtype has no fused kernel). The composite rules in `vjp`
+    /// stay the reference these are tested against.
+    fn fused_vjp(self, y: &Tensor, g: &Tensor) -> Option<Tensor> {
+        fn run<T: Float>(
+            op: Unary,
+            y: &[T],
+            ly: &crate::shape::Layout,
+            g: &[T],
+            lg: &crate::shape::Layout,
+        ) -> Option<Vec<T>> {
+            let one = T::ONE;
+            Some(match op {
+                Unary::Relu => map2(y, ly, g, lg, |y: T, g: T| if y > T::ZERO { g } else { T::ZERO }),
+                Unary::Tanh => map2(y, ly, g, lg, move |y: T, g: T| g * (one - y * y)),
+                Unary::Sigmoid => map2(y, ly, g, lg, move |y: T, g: T| g * y * (one - y)),
+                Unary::Exp => map2(y, ly, g, lg, |y: T, g: T| g * y),
+                _ => return None,
+            })
+        }
+        if y.dtype() != g.dtype() || y.shape() != g.shape() {
+            return None;
+        }
+        let (gy, gg) = (y.read(), g.read());
+        let data = match (&*gy, &*gg) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(run(self, a, y.layout(), b, g.layout())?),
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(run(self, a, y.layout(), b, g.layout())?),
+            _ => return None,
+        };
+        Some(Tensor::from_storage(data, g.shape()))
+    }
+}
+
 impl Tensor {
     /// Apply a unary primitive. Integer inputs give integer outputs for the ops that keep them
     /// (neg, abs, relu, clamp, ...) and f32 outputs otherwise, as in PyTorch.
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
+        op.check_dtype(self.dtype())?;
+        if op == Unary::Sign && self.dtype() == DType::Bool {
+            return Ok(self.detach_copy()); // the sign of a bool is itself
+        }
         if !self.dtype().is_float() {
             if op.keeps_int() {
                 if let Some(d) = op.int_kernel(self) {
@@ -436,11 +500,51 @@ impl Tensor {
     pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
         self.unary(Unary::Softplus { beta, threshold })
     }
-    /// Clamp to `[min, max]`; `None` leaves that side open.
+    /// Clamp to `[min, max]`; `None` leaves that side open (at least one must be given).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            return Err(crate::error::arg_err(
+                "clamp",
+                "at least one of min and max must be given",
+            ));
+        }
         self.unary(Unary::Clamp(
             min.unwrap_or(f64::NEG_INFINITY),
             max.unwrap_or(f64::INFINITY),
         ))
+    }
+}
+
+#[cfg(test)]
+mod fused_tests {
+    use super::Unary;
+    use crate::{autograd, DType, Tensor};
+
+    /// The fused one-pass gradients equal the composite rules (which the create_graph path uses).
+    #[test]
+    fn fused_gradients_match_the_composite_rules() {
+        let x = Tensor::randn(&[5, 7]).to_dtype(DType::F64).unwrap();
+        let g = Tensor::randn(&[5, 7]).to_dtype(DType::F64).unwrap();
+        for op in [Unary::Relu, Unary::Tanh, Unary::Sigmoid, Unary::Exp] {
+            let y = x.unary(op).unwrap();
+            let fused = {
+                let _ng = autograd::no_grad();
+                op.vjp(&x, &y, &g).unwrap()
+            };
+            let composite = {
+                let _eg = autograd::enable_grad();
+                op.vjp(&x, &y, &g).unwrap()
+            };
+            let diff = fused
+                .sub(&composite)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .item()
+                .unwrap();
+            assert!(diff < 1e-12, "{op:?}: fused and composite gradients differ by {diff}");
+        }
     }
 }

@@ -289,11 +289,11 @@ impl Tensor {
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
         let nd = self.ndim();
         let (a, b) = (normalize_dim("transpose", d0, nd)?, normalize_dim("transpose", d1, nd)?);
-        let mut perm: Vec<isize> = (0..nd as isize).collect();
-        perm.swap(a, b);
         if nd == 0 {
             return Ok(self.clone());
         }
+        let mut perm: Vec<isize> = (0..nd as isize).collect();
+        perm.swap(a, b);
         self.permute(&perm)
     }
 

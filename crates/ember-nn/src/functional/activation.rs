@@ -85,7 +85,11 @@ pub fn softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
     let sy = SavedTensor::output(&y);
     Ok(record("softmax", y, &[x], move |_| {
         Box::new(move |g| {
-            let y = if is_grad_enabled() { softmax(sx.get()?, dim)? } else { sy.get()?.clone() };
+            let y = if is_grad_enabled() {
+                softmax(sx.get()?, dim)?
+            } else {
+                sy.get()?.clone()
+            };
             let s = g.mul(&y)?.sum(dim, true)?;
             Ok(vec![Some(g.sub(&s)?.mul(&y)?)])
         })
@@ -103,7 +107,11 @@ pub fn softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
 pub fn log_softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
     let y = {
         let _g = no_grad();
-        x.sub(&x.logsumexp(&[dim], true)?)?
+        // (x - max) - log(sum(exp(x - max))), as PyTorch: exact for large equal logits
+        let m = x.amax(&[dim], true)?;
+        let m = m.masked_fill(&m.isinf()?, 0.0)?;
+        let shifted = x.sub(&m)?;
+        shifted.sub(&shifted.exp()?.sum(dim, true)?.log()?)?
     };
     if !needs_grad(&[x]) {
         return Ok(y);
@@ -112,7 +120,11 @@ pub fn log_softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
     let sy = SavedTensor::output(&y);
     Ok(record("log_softmax", y, &[x], move |_| {
         Box::new(move |g| {
-            let y = if is_grad_enabled() { log_softmax(sx.get()?, dim)? } else { sy.get()?.clone() };
+            let y = if is_grad_enabled() {
+                log_softmax(sx.get()?, dim)?
+            } else {
+                sy.get()?.clone()
+            };
             let s = g.sum(dim, true)?;
             Ok(vec![Some(g.sub(&y.exp()?.mul(&s)?)?)])
         })

@@ -35,14 +35,31 @@ pub fn scaled_dot_product_attention(
     scale: Option<f64>,
 ) -> Result<Tensor> {
     let (w, _) = attention_weights(q, k, attn_mask, is_causal, scale)?;
-    let w = if dropout_p > 0.0 { dropout(&w, dropout_p, true)? } else { w };
+    let w = if dropout_p > 0.0 {
+        dropout(&w, dropout_p, true)?
+    } else {
+        w
+    };
     w.matmul(v)
 }
 
 /// The attention probabilities `softmax(q k^T * scale + mask)` and the scale used.
-pub(crate) fn attention_weights(q: &Tensor, k: &Tensor, attn_mask: Option<&Tensor>, is_causal: bool, scale: Option<f64>) -> Result<(Tensor, f64)> {
+pub(crate) fn attention_weights(
+    q: &Tensor,
+    k: &Tensor,
+    attn_mask: Option<&Tensor>,
+    is_causal: bool,
+    scale: Option<f64>,
+) -> Result<(Tensor, f64)> {
     if q.ndim() < 2 || k.ndim() < 2 || q.shape()[q.ndim() - 1] != k.shape()[k.ndim() - 1] {
-        return Err(Error::Shape { op: "scaled_dot_product_attention", msg: format!("query of shape {:?} and key of shape {:?} do not fit", q.shape(), k.shape()) });
+        return Err(Error::Shape {
+            op: "scaled_dot_product_attention",
+            msg: format!(
+                "query of shape {:?} and key of shape {:?} do not fit",
+                q.shape(),
+                k.shape()
+            ),
+        });
     }
     let e = q.shape()[q.ndim() - 1];
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
@@ -52,7 +69,11 @@ pub(crate) fn attention_weights(q: &Tensor, k: &Tensor, attn_mask: Option<&Tenso
         scores = scores.masked_fill(&causal_mask(l, s)?.logical_not()?, f64::NEG_INFINITY)?;
     }
     if let Some(m) = attn_mask {
-        scores = if m.dtype() == DType::Bool { scores.masked_fill(&m.logical_not()?, f64::NEG_INFINITY)? } else { scores.add(m)? };
+        scores = if m.dtype() == DType::Bool {
+            scores.masked_fill(&m.logical_not()?, f64::NEG_INFINITY)?
+        } else {
+            scores.add(m)?
+        };
     }
     Ok((softmax(&scores, -1)?, scale))
 }

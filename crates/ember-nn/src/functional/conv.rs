@@ -49,11 +49,15 @@ pub fn conv2d(
 ) -> Result<Tensor> {
     let (stride, padding, dilation) = (stride.into(), padding.into(), dilation.into());
     if x.ndim() != 4 || w.ndim() != 4 {
-        return Err(conv_err(format!("expected a 4-D input and weight, got shapes {:?} and {:?}", x.shape(), w.shape())));
+        return Err(conv_err(format!(
+            "expected a 4-D input and weight, got shapes {:?} and {:?}",
+            x.shape(),
+            w.shape()
+        )));
     }
     let (n, c, _, _) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let (o, cg, kh, kw) = (w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]);
-    if groups == 0 || c % groups != 0 || o % groups != 0 || cg * groups != c {
+    if groups == 0 || !c.is_multiple_of(groups) || !o.is_multiple_of(groups) || cg * groups != c {
         return Err(conv_err(format!(
             "weight of shape {:?} with groups={groups} expects {} input channels, but the input of shape {:?} has {c}",
             w.shape(),
@@ -62,7 +66,10 @@ pub fn conv2d(
         )));
     }
     if stride.0 == 0 || stride.1 == 0 || dilation.0 == 0 || dilation.1 == 0 {
-        return Err(Error::Arg { op: "conv2d", msg: "stride and dilation must be positive".into() });
+        return Err(Error::Arg {
+            op: "conv2d",
+            msg: "stride and dilation must be positive".into(),
+        });
     }
     let xp = pad2d(x, padding.0, padding.0, padding.1, padding.1, 0.0)?;
     let (cols, oh, ow) = windows2d(&xp, (kh, kw), (stride.0, stride.1), (dilation.0, dilation.1))?; // [N, C, kh*kw, OH, OW]
@@ -70,7 +77,9 @@ pub fn conv2d(
     let l = oh * ow;
     let cols = cols.reshape(&[n as isize, groups as isize, k as isize, l as isize])?;
     let wm = w.reshape(&[groups as isize, (o / groups) as isize, k as isize])?;
-    let y = wm.matmul(&cols)?.reshape(&[n as isize, o as isize, oh as isize, ow as isize])?;
+    let y = wm
+        .matmul(&cols)?
+        .reshape(&[n as isize, o as isize, oh as isize, ow as isize])?;
     match b {
         Some(b) => y.add(&b.reshape(&[1, o as isize, 1, 1])?),
         None => Ok(y),
@@ -78,11 +87,34 @@ pub fn conv2d(
 }
 
 /// 1-D convolution of `x` (`[N, C, L]`) with `w` (`[O, C / groups, k]`).
-pub fn conv1d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: usize, padding: usize, dilation: usize, groups: usize) -> Result<Tensor> {
+pub fn conv1d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+) -> Result<Tensor> {
     if x.ndim() != 3 || w.ndim() != 3 {
-        return Err(Error::Shape { op: "conv1d", msg: format!("expected a 3-D input and weight, got shapes {:?} and {:?}", x.shape(), w.shape()) });
+        return Err(Error::Shape {
+            op: "conv1d",
+            msg: format!(
+                "expected a 3-D input and weight, got shapes {:?} and {:?}",
+                x.shape(),
+                w.shape()
+            ),
+        });
     }
-    let y = conv2d(&x.unsqueeze(2)?, &w.unsqueeze(2)?, b, (1, stride), (0, padding), (1, dilation), groups)?;
+    let y = conv2d(
+        &x.unsqueeze(2)?,
+        &w.unsqueeze(2)?,
+        b,
+        (1, stride),
+        (0, padding),
+        (1, dilation),
+        groups,
+    )?;
     y.squeeze(2)
 }
 
@@ -127,14 +159,26 @@ pub fn conv_transpose2d(
     dilation: impl Into<Pair>,
 ) -> Result<Tensor> {
     let (stride, padding, out_pad, dilation) = (stride.into(), padding.into(), output_padding.into(), dilation.into());
-    if x.ndim() != 4 || w.ndim() != 4 || groups == 0 || w.shape()[0] != x.shape()[1] || x.shape()[1] % groups != 0 {
+    if x.ndim() != 4
+        || w.ndim() != 4
+        || groups == 0
+        || w.shape()[0] != x.shape()[1]
+        || !x.shape()[1].is_multiple_of(groups)
+    {
         return Err(Error::Shape {
             op: "conv_transpose2d",
-            msg: format!("input of shape {:?} does not fit a weight of shape {:?} with groups={groups}", x.shape(), w.shape()),
+            msg: format!(
+                "input of shape {:?} does not fit a weight of shape {:?} with groups={groups}",
+                x.shape(),
+                w.shape()
+            ),
         });
     }
     if out_pad.0 >= stride.0.max(dilation.0) || out_pad.1 >= stride.1.max(dilation.1) {
-        return Err(Error::Arg { op: "conv_transpose2d", msg: "output padding must be smaller than either stride or dilation".into() });
+        return Err(Error::Arg {
+            op: "conv_transpose2d",
+            msg: "output padding must be smaller than either stride or dilation".into(),
+        });
     }
     let (cin, cog, kh, kw) = (w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]);
     let g = groups as isize;
@@ -142,7 +186,12 @@ pub fn conv_transpose2d(
     let wt = w
         .reshape(&[g, (cin / groups) as isize, cog as isize, kh as isize, kw as isize])?
         .transpose(1, 2)?
-        .reshape(&[(cog * groups) as isize, (cin / groups) as isize, kh as isize, kw as isize])?;
+        .reshape(&[
+            (cog * groups) as isize,
+            (cin / groups) as isize,
+            kh as isize,
+            kw as isize,
+        ])?;
     let wt = flip_dim(&flip_dim(&wt, 2)?, 3)?;
     let xd = dilate_dim(&dilate_dim(x, 2, stride.0)?, 3, stride.1)?;
     // pad by dilation * (k - 1) - padding on each side (+ output_padding after); crop if negative

@@ -15,7 +15,10 @@ use ember_core::{Error, Result, Tensor};
 /// ```
 pub fn dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::Arg { op: "dropout", msg: format!("dropout probability has to be between 0 and 1, but got {p}") });
+        return Err(Error::Arg {
+            op: "dropout",
+            msg: format!("dropout probability has to be between 0 and 1, but got {p}"),
+        });
     }
     if !training || p == 0.0 {
         return Ok(x.clone());
@@ -23,6 +26,9 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     if p == 1.0 {
         return x.mul_scalar(0.0);
     }
-    let keep = Tensor::rand(x.shape()).ge_scalar(p)?.to_dtype(x.dtype())?.mul_scalar(1.0 / (1.0 - p))?;
+    let keep = Tensor::rand(x.shape())
+        .ge_scalar(p)?
+        .to_dtype(x.dtype())?
+        .mul_scalar(1.0 / (1.0 - p))?;
     x.mul(&keep)
 }

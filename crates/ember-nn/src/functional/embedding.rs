@@ -15,7 +15,13 @@ use ember_core::{Error, Result, Tensor};
 /// ```
 pub fn embedding(idx: &Tensor, weight: &Tensor, padding_idx: Option<usize>) -> Result<Tensor> {
     if weight.ndim() != 2 {
-        return Err(Error::Shape { op: "embedding", msg: format!("weight must be 2-D [num_embeddings, dim], got shape {:?}", weight.shape()) });
+        return Err(Error::Shape {
+            op: "embedding",
+            msg: format!(
+                "weight must be 2-D [num_embeddings, dim], got shape {:?}",
+                weight.shape()
+            ),
+        });
     }
     let (v, d) = (weight.shape()[0], weight.shape()[1]);
     let w = match padding_idx {

@@ -14,7 +14,10 @@ pub(crate) fn check_range(op: &'static str, idx: &Tensor, n: usize) -> Result<()
     let hi = idx.max_all()?.item()?;
     if lo < 0.0 || hi >= n as f64 {
         let bad = if lo < 0.0 { lo } else { hi };
-        return Err(Error::Index { op, msg: format!("index {bad} is out of bounds for size {n}") });
+        return Err(Error::Index {
+            op,
+            msg: format!("index {bad} is out of bounds for size {n}"),
+        });
     }
     Ok(())
 }
@@ -22,7 +25,10 @@ pub(crate) fn check_range(op: &'static str, idx: &Tensor, n: usize) -> Result<()
 /// `mask[.., c] = (idx[..] == c)` as a bool tensor of shape `idx.shape + [n]`.
 pub(crate) fn class_mask(op: &'static str, idx: &Tensor, n: usize) -> Result<Tensor> {
     if idx.dtype().is_float() {
-        return Err(Error::DType { op, msg: format!("expected an integer index tensor, got {}", idx.dtype()) });
+        return Err(Error::DType {
+            op,
+            msg: format!("expected an integer index tensor, got {}", idx.dtype()),
+        });
     }
     check_range(op, idx, n)?;
     let classes = Tensor::arange(0.0, n as f64, 1.0)?.to_dtype(DType::I64)?;

@@ -22,12 +22,24 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     if w.ndim() != 2 || x.ndim() == 0 || x.shape()[x.ndim() - 1] != w.shape()[1] {
         return Err(Error::Shape {
             op: "linear",
-            msg: format!("input of shape {:?} cannot be multiplied with a weight of shape {:?} (expected [*, {}])", x.shape(), w.shape(), w.shape().get(1).copied().unwrap_or(0)),
+            msg: format!(
+                "input of shape {:?} cannot be multiplied with a weight of shape {:?} (expected [*, {}])",
+                x.shape(),
+                w.shape(),
+                w.shape().get(1).copied().unwrap_or(0)
+            ),
         });
     }
     if let Some(b) = b {
         if b.shape() != [w.shape()[0]] {
-            return Err(Error::Shape { op: "linear", msg: format!("bias of shape {:?} does not match a weight of shape {:?}", b.shape(), w.shape()) });
+            return Err(Error::Shape {
+                op: "linear",
+                msg: format!(
+                    "bias of shape {:?} does not match a weight of shape {:?}",
+                    b.shape(),
+                    w.shape()
+                ),
+            });
         }
     }
     let y = {
@@ -42,7 +54,11 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     if !needs_grad(&inputs) {
         return Ok(y);
     }
-    let need = [x.requires_grad(), w.requires_grad(), b.is_some_and(|b| b.requires_grad())];
+    let need = [
+        x.requires_grad(),
+        w.requires_grad(),
+        b.is_some_and(|b| b.requires_grad()),
+    ];
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
     let has_bias = b.is_some();
     Ok(record("linear", y, &inputs, move |_| {
@@ -51,7 +67,11 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
             let out_f = w.shape()[0];
             let in_f = w.shape()[1];
             let gx = if need[0] { Some(g.matmul(w)?) } else { None };
-            let g2 = if need[1] || need[2] { Some(g.reshape(&[-1, out_f as isize])?) } else { None };
+            let g2 = if need[1] || need[2] {
+                Some(g.reshape(&[-1, out_f as isize])?)
+            } else {
+                None
+            };
             let gw = match (&g2, need[1]) {
                 (Some(g2), true) => Some(g2.t().matmul(&x.reshape(&[-1, in_f as isize])?)?),
                 _ => None,
@@ -73,20 +93,30 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
 pub fn bilinear(x1: &Tensor, x2: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let bad = || Error::Shape {
         op: "bilinear",
-        msg: format!("inputs of shapes {:?} and {:?} do not fit a weight of shape {:?}", x1.shape(), x2.shape(), w.shape()),
+        msg: format!(
+            "inputs of shapes {:?} and {:?} do not fit a weight of shape {:?}",
+            x1.shape(),
+            x2.shape(),
+            w.shape()
+        ),
     };
     if w.ndim() != 3 || x1.ndim() == 0 || x2.ndim() == 0 {
         return Err(bad());
     }
     let (out_f, in1, in2) = (w.shape()[0], w.shape()[1], w.shape()[2]);
-    if x1.shape()[x1.ndim() - 1] != in1 || x2.shape()[x2.ndim() - 1] != in2 || x1.shape()[..x1.ndim() - 1] != x2.shape()[..x2.ndim() - 1] {
+    if x1.shape()[x1.ndim() - 1] != in1
+        || x2.shape()[x2.ndim() - 1] != in2
+        || x1.shape()[..x1.ndim() - 1] != x2.shape()[..x2.ndim() - 1]
+    {
         return Err(bad());
     }
     let lead: Vec<usize> = x1.shape()[..x1.ndim() - 1].to_vec();
     let a = x1.reshape(&[-1, in1 as isize])?; // [n, in1]
     let c = x2.reshape(&[-1, in2 as isize])?; // [n, in2]
-    // t[n, o*in2] = a @ W viewed as [in1, out*in2]
-    let wv = w.permute(&[1, 0, 2])?.reshape(&[in1 as isize, (out_f * in2) as isize])?;
+                                              // t[n, o*in2] = a @ W viewed as [in1, out*in2]
+    let wv = w
+        .permute(&[1, 0, 2])?
+        .reshape(&[in1 as isize, (out_f * in2) as isize])?;
     let t = a.matmul(&wv)?.reshape(&[-1, out_f as isize, in2 as isize])?;
     let mut y = t.mul(&c.unsqueeze(1)?)?.sum(-1, false)?;
     if let Some(b) = b {

@@ -25,13 +25,23 @@ fn reduce(op: &'static str, loss: Tensor, r: Reduction) -> Result<Tensor> {
         Reduction::None => Ok(loss),
         Reduction::Mean => loss.mean_all(),
         Reduction::Sum => Ok(loss.sum_all()),
-        Reduction::BatchMean => Err(Error::Arg { op, msg: "reduction 'batchmean' is only defined for kl_div".into() }),
+        Reduction::BatchMean => Err(Error::Arg {
+            op,
+            msg: "reduction 'batchmean' is only defined for kl_div".into(),
+        }),
     }
 }
 
 fn same_shape(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
     if a.shape() != b.shape() {
-        return Err(Error::Shape { op, msg: format!("input of shape {:?} and target of shape {:?} differ", a.shape(), b.shape()) });
+        return Err(Error::Shape {
+            op,
+            msg: format!(
+                "input of shape {:?} and target of shape {:?} differ",
+                a.shape(),
+                b.shape()
+            ),
+        });
     }
     Ok(())
 }
@@ -59,7 +69,10 @@ pub fn l1_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<
 pub fn smooth_l1_loss(input: &Tensor, target: &Tensor, reduction: Reduction, beta: f64) -> Result<Tensor> {
     same_shape("smooth_l1_loss", input, target)?;
     if beta < 0.0 {
-        return Err(Error::Arg { op: "smooth_l1_loss", msg: format!("beta must be non-negative, got {beta}") });
+        return Err(Error::Arg {
+            op: "smooth_l1_loss",
+            msg: format!("beta must be non-negative, got {beta}"),
+        });
     }
     let d = input.sub(target)?;
     let z = d.abs()?;
@@ -68,20 +81,31 @@ pub fn smooth_l1_loss(input: &Tensor, target: &Tensor, reduction: Reduction, bet
     }
     let quad = d.square()?.mul_scalar(0.5 / beta)?;
     let lin = z.sub_scalar(0.5 * beta)?;
-    reduce("smooth_l1_loss", Tensor::where_(&z.lt_scalar(beta)?, &quad, &lin)?, reduction)
+    reduce(
+        "smooth_l1_loss",
+        Tensor::where_(&z.lt_scalar(beta)?, &quad, &lin)?,
+        reduction,
+    )
 }
 
 /// `0.5 d^2` where `|d| < delta`, else `delta (|d| - 0.5 delta)`.
 pub fn huber_loss(input: &Tensor, target: &Tensor, reduction: Reduction, delta: f64) -> Result<Tensor> {
     same_shape("huber_loss", input, target)?;
     if delta <= 0.0 {
-        return Err(Error::Arg { op: "huber_loss", msg: format!("delta must be positive, got {delta}") });
+        return Err(Error::Arg {
+            op: "huber_loss",
+            msg: format!("delta must be positive, got {delta}"),
+        });
     }
     let d = input.sub(target)?;
     let z = d.abs()?;
     let quad = d.square()?.mul_scalar(0.5)?;
     let lin = z.sub_scalar(0.5 * delta)?.mul_scalar(delta)?;
-    reduce("huber_loss", Tensor::where_(&z.lt_scalar(delta)?, &quad, &lin)?, reduction)
+    reduce(
+        "huber_loss",
+        Tensor::where_(&z.lt_scalar(delta)?, &quad, &lin)?,
+        reduction,
+    )
 }
 
 /// Options of `cross_entropy` / `nll_loss` beyond input, target and reduction.
@@ -98,7 +122,12 @@ pub struct CrossEntropyOptions {
 
 impl Default for CrossEntropyOptions {
     fn default() -> Self {
-        CrossEntropyOptions { weight: None, ignore_index: -100, reduction: Reduction::Mean, label_smoothing: 0.0 }
+        CrossEntropyOptions {
+            weight: None,
+            ignore_index: -100,
+            reduction: Reduction::Mean,
+            label_smoothing: 0.0,
+        }
     }
 }
 
@@ -128,11 +157,21 @@ fn check_targets(op: &'static str, input: &Tensor, target: &Tensor) -> Result<()
     if target.shape() != expect.as_slice() {
         return Err(Error::Shape {
             op,
-            msg: format!("expected a target of shape {expect:?} for an input of shape {:?}, got {:?}", input.shape(), target.shape()),
+            msg: format!(
+                "expected a target of shape {expect:?} for an input of shape {:?}, got {:?}",
+                input.shape(),
+                target.shape()
+            ),
         });
     }
     if target.dtype().is_float() {
-        return Err(Error::DType { op, msg: format!("expected class-index targets of an integer dtype, got {}", target.dtype()) });
+        return Err(Error::DType {
+            op,
+            msg: format!(
+                "expected class-index targets of an integer dtype, got {}",
+                target.dtype()
+            ),
+        });
     }
     Ok(())
 }
@@ -162,7 +201,10 @@ fn nll_rows(op: &'static str, logp: &Tensor, t: &Tensor, opts: &CrossEntropyOpti
     let row_weight = match &opts.weight {
         Some(w) => {
             if w.shape() != [c] {
-                return Err(Error::Shape { op, msg: format!("weight of shape {:?} does not match {c} classes", w.shape()) });
+                return Err(Error::Shape {
+                    op,
+                    msg: format!("weight of shape {:?} does not match {c} classes", w.shape()),
+                });
             }
             onehot.mul(&w.to_dtype(logp.dtype())?)?.sum(1, false)?
         }
@@ -171,7 +213,11 @@ fn nll_rows(op: &'static str, logp: &Tensor, t: &Tensor, opts: &CrossEntropyOpti
     let row_weight = row_weight.masked_fill(&ignored, 0.0)?;
     let picked = logp.mul(&onehot)?.sum(1, false)?;
     let loss = picked.mul(&row_weight)?.neg()?;
-    Ok(Rows { loss, row_weight, ignored })
+    Ok(Rows {
+        loss,
+        row_weight,
+        ignored,
+    })
 }
 
 fn finish_class_loss(rows: Rows, input: &Tensor, target: &Tensor, opts: &CrossEntropyOptions) -> Result<Tensor> {
@@ -181,7 +227,10 @@ fn finish_class_loss(rows: Rows, input: &Tensor, target: &Tensor, opts: &CrossEn
         Reduction::Mean => rows.loss.sum_all().div(&rows.row_weight.sum_all()),
         Reduction::BatchMean => {
             let _ = input;
-            Err(Error::Arg { op: "nll_loss", msg: "reduction 'batchmean' is only defined for kl_div".into() })
+            Err(Error::Arg {
+                op: "nll_loss",
+                msg: "reduction 'batchmean' is only defined for kl_div".into(),
+            })
         }
     }
 }
@@ -205,10 +254,16 @@ fn finish_class_loss(rows: Rows, input: &Tensor, target: &Tensor, opts: &CrossEn
 pub fn cross_entropy(input: &Tensor, target: &Tensor, opts: &CrossEntropyOptions) -> Result<Tensor> {
     const OP: &str = "cross_entropy";
     if !(0.0..=1.0).contains(&opts.label_smoothing) {
-        return Err(Error::Arg { op: OP, msg: format!("label_smoothing must be in [0, 1], got {}", opts.label_smoothing) });
+        return Err(Error::Arg {
+            op: OP,
+            msg: format!("label_smoothing must be in [0, 1], got {}", opts.label_smoothing),
+        });
     }
     if input.ndim() == 0 {
-        return Err(Error::Shape { op: OP, msg: "input must have at least one dim (the classes)".into() });
+        return Err(Error::Shape {
+            op: OP,
+            msg: "input must have at least one dim (the classes)".into(),
+        });
     }
     let class_dim: isize = if input.ndim() == 1 { 0 } else { 1 };
     let c = input.shape()[class_dim as usize];
@@ -248,12 +303,22 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor, opts: &CrossEntropyOptions
     nll.mul_scalar(1.0 - s)?.add(&smooth.mul_scalar(s / c as f64)?)
 }
 
-fn cross_entropy_probs(input: &Tensor, target: &Tensor, opts: &CrossEntropyOptions, class_dim: isize, c: usize) -> Result<Tensor> {
+fn cross_entropy_probs(
+    input: &Tensor,
+    target: &Tensor,
+    opts: &CrossEntropyOptions,
+    class_dim: isize,
+    c: usize,
+) -> Result<Tensor> {
     const OP: &str = "cross_entropy";
     same_shape(OP, input, target)?;
     let logp = log_softmax(input, class_dim)?;
     let s = opts.label_smoothing;
-    let target = if s > 0.0 { target.mul_scalar(1.0 - s)?.add_scalar(s / c as f64)? } else { target.clone() };
+    let target = if s > 0.0 {
+        target.mul_scalar(1.0 - s)?.add_scalar(s / c as f64)?
+    } else {
+        target.clone()
+    };
     let mut prod = logp.mul(&target)?;
     if let Some(w) = &opts.weight {
         let mut shape = vec![1usize; input.ndim()];
@@ -277,7 +342,9 @@ fn cross_entropy_fused(x: &Tensor, t: &Tensor, ignore_index: i64) -> Result<Tens
         let _g = no_grad();
         let ignored = t.eq_scalar(ignore_index as f64)?;
         let keep = ignored.logical_not()?.to_dtype(x.dtype())?; // [N]
-        let mask = class_mask("cross_entropy", &t.masked_fill(&ignored, 0.0)?, c)?.to_dtype(x.dtype())?.mul(&keep.unsqueeze(1)?)?;
+        let mask = class_mask("cross_entropy", &t.masked_fill(&ignored, 0.0)?, c)?
+            .to_dtype(x.dtype())?
+            .mul(&keep.unsqueeze(1)?)?;
         let lse = x.logsumexp(&[1], false)?;
         let picked = x.mul(&mask)?.sum(1, false)?;
         let count = keep.sum_all();
@@ -301,7 +368,12 @@ fn cross_entropy_fused(x: &Tensor, t: &Tensor, ignore_index: i64) -> Result<Tens
 
 /// Binary cross-entropy of probabilities `input` in [0, 1]; the logs are clamped at -100 as in
 /// PyTorch, so a probability of exactly 0 or 1 gives a finite loss.
-pub fn binary_cross_entropy(input: &Tensor, target: &Tensor, weight: Option<&Tensor>, reduction: Reduction) -> Result<Tensor> {
+pub fn binary_cross_entropy(
+    input: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    reduction: Reduction,
+) -> Result<Tensor> {
     same_shape("binary_cross_entropy", input, target)?;
     let log_p = input.log()?.clamp(Some(-100.0), None)?;
     let log_q = input.rsub_scalar(1.0)?.log()?.clamp(Some(-100.0), None)?;
@@ -324,7 +396,12 @@ pub fn binary_cross_entropy_with_logits(
     same_shape("binary_cross_entropy_with_logits", input, target)?;
     // softplus(-x) = max(-x, 0) + log(exp(-max) + exp(-x - max))
     let max_val = input.neg()?.clamp(Some(0.0), None)?;
-    let sp = max_val.neg()?.exp()?.add(&input.neg()?.sub(&max_val)?.exp()?)?.log()?.add(&max_val)?;
+    let sp = max_val
+        .neg()?
+        .exp()?
+        .add(&input.neg()?.sub(&max_val)?.exp()?)?
+        .log()?
+        .add(&max_val)?;
     let one_minus_t = target.rsub_scalar(1.0)?;
     let mut loss = match pos_weight {
         Some(pw) => {
@@ -362,10 +439,19 @@ pub fn kl_div(input: &Tensor, target: &Tensor, reduction: Reduction, log_target:
 }
 
 /// `1 - cos(x1, x2)` where `y == 1`, `max(0, cos(x1, x2) - margin)` where `y == -1`.
-pub fn cosine_embedding_loss(x1: &Tensor, x2: &Tensor, y: &Tensor, margin: f64, reduction: Reduction) -> Result<Tensor> {
+pub fn cosine_embedding_loss(
+    x1: &Tensor,
+    x2: &Tensor,
+    y: &Tensor,
+    margin: f64,
+    reduction: Reduction,
+) -> Result<Tensor> {
     same_shape("cosine_embedding_loss", x1, x2)?;
     if x1.ndim() == 0 || x1.ndim() > 2 {
-        return Err(Error::Shape { op: "cosine_embedding_loss", msg: format!("expected 1-D or 2-D inputs, got shape {:?}", x1.shape()) });
+        return Err(Error::Shape {
+            op: "cosine_embedding_loss",
+            msg: format!("expected 1-D or 2-D inputs, got shape {:?}", x1.shape()),
+        });
     }
     const EPSILON: f64 = 1e-12;
     let d: isize = if x1.ndim() == 2 { 1 } else { 0 };
@@ -375,7 +461,11 @@ pub fn cosine_embedding_loss(x1: &Tensor, x2: &Tensor, y: &Tensor, margin: f64, 
     let cos = prod.div(&m1.mul(&m2)?.sqrt()?)?;
     let zeros = Tensor::zeros_like(&cos);
     let pos = Tensor::where_(&y.eq_scalar(1.0)?, &cos.rsub_scalar(1.0)?, &zeros)?;
-    let neg = Tensor::where_(&y.eq_scalar(-1.0)?, &cos.sub_scalar(margin)?.clamp(Some(0.0), None)?, &zeros)?;
+    let neg = Tensor::where_(
+        &y.eq_scalar(-1.0)?,
+        &cos.sub_scalar(margin)?.clamp(Some(0.0), None)?,
+        &zeros,
+    )?;
     reduce("cosine_embedding_loss", pos.add(&neg)?, reduction)
 }
 

@@ -33,7 +33,13 @@ fn affine(y: Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>) -> Result<T
 /// let y = layer_norm(&Tensor::new(&[[1.0f32, 3.0]]), &[2], None, None, 0.0).unwrap();
 /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![-1.0, 1.0]);
 /// ```
-pub fn layer_norm(x: &Tensor, normalized_shape: &[usize], weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+pub fn layer_norm(
+    x: &Tensor,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
     let dims = trailing_dims("layer_norm", x, normalized_shape)?;
     let mean = x.mean_dims(&dims, true)?;
     let xc = x.sub(&mean)?;
@@ -80,14 +86,32 @@ pub fn batch_norm(
 ) -> Result<Tensor> {
     const OP: &str = "batch_norm";
     if x.ndim() < 2 {
-        return Err(Error::Shape { op: OP, msg: format!("expected an input of at least 2 dims [N, C, ..], got shape {:?}", x.shape()) });
+        return Err(Error::Shape {
+            op: OP,
+            msg: format!(
+                "expected an input of at least 2 dims [N, C, ..], got shape {:?}",
+                x.shape()
+            ),
+        });
     }
     let cs = channel_shape(x);
     let c = x.shape()[1];
-    for (name, t) in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)] {
+    for (name, t) in [
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ] {
         if let Some(t) = t {
             if t.shape() != [c] {
-                return Err(Error::Shape { op: OP, msg: format!("{name} of shape {:?} does not match {c} channels (input {:?})", t.shape(), x.shape()) });
+                return Err(Error::Shape {
+                    op: OP,
+                    msg: format!(
+                        "{name} of shape {:?} does not match {c} channels (input {:?})",
+                        t.shape(),
+                        x.shape()
+                    ),
+                });
             }
         }
     }
@@ -95,7 +119,13 @@ pub fn batch_norm(
     let n = x.numel() / c.max(1);
     let (mean, var) = if training {
         if n <= 1 {
-            return Err(Error::Arg { op: OP, msg: format!("expected more than 1 value per channel when training, got input size {:?}", x.shape()) });
+            return Err(Error::Arg {
+                op: OP,
+                msg: format!(
+                    "expected more than 1 value per channel when training, got input size {:?}",
+                    x.shape()
+                ),
+            });
         }
         let mean = x.mean_dims(&dims, true)?;
         let var = x.sub(&mean)?.square()?.mean_dims(&dims, true)?;
@@ -125,12 +155,21 @@ pub fn batch_norm(
 
 /// Group normalization: channels split into `num_groups` groups, each normalized over its
 /// channels and spatial positions, then a per-channel affine.
-pub fn group_norm(x: &Tensor, num_groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+pub fn group_norm(
+    x: &Tensor,
+    num_groups: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
     const OP: &str = "group_norm";
-    if x.ndim() < 2 || num_groups == 0 || x.shape()[1] % num_groups != 0 {
+    if x.ndim() < 2 || num_groups == 0 || !x.shape()[1].is_multiple_of(num_groups) {
         return Err(Error::Shape {
             op: OP,
-            msg: format!("expected an input [N, C, ..] with C divisible by num_groups={num_groups}, got shape {:?}", x.shape()),
+            msg: format!(
+                "expected an input [N, C, ..] with C divisible by num_groups={num_groups}, got shape {:?}",
+                x.shape()
+            ),
         });
     }
     let n = x.shape()[0] as isize;

@@ -10,7 +10,13 @@ use ember_core::{Error, Result, Tensor};
 fn pool_out(len: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> Result<usize> {
     let eff = d * (k - 1) + 1;
     if len + 2 * p < eff {
-        return Err(Error::Shape { op: "pool2d", msg: format!("kernel {k} (dilation {d}) is larger than the padded input of size {}", len + 2 * p) });
+        return Err(Error::Shape {
+            op: "pool2d",
+            msg: format!(
+                "kernel {k} (dilation {d}) is larger than the padded input of size {}",
+                len + 2 * p
+            ),
+        });
     }
     let num = len + 2 * p - eff;
     let mut out = if ceil { num.div_ceil(s) } else { num / s } + 1;
@@ -22,13 +28,22 @@ fn pool_out(len: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> R
 
 fn check_pool(op: &'static str, x: &Tensor, k: Pair, s: Pair, p: Pair) -> Result<()> {
     if x.ndim() != 4 && x.ndim() != 3 {
-        return Err(Error::Shape { op, msg: format!("expected a 3-D or 4-D input, got shape {:?}", x.shape()) });
+        return Err(Error::Shape {
+            op,
+            msg: format!("expected a 3-D or 4-D input, got shape {:?}", x.shape()),
+        });
     }
     if k.0 == 0 || k.1 == 0 || s.0 == 0 || s.1 == 0 {
-        return Err(Error::Arg { op, msg: "kernel size and stride must be positive".into() });
+        return Err(Error::Arg {
+            op,
+            msg: "kernel size and stride must be positive".into(),
+        });
     }
     if p.0 * 2 > k.0 || p.1 * 2 > k.1 {
-        return Err(Error::Arg { op, msg: format!("pad should be at most half of effective kernel size, got padding {p:?} and kernel {k:?}") });
+        return Err(Error::Arg {
+            op,
+            msg: format!("pad should be at most half of effective kernel size, got padding {p:?} and kernel {k:?}"),
+        });
     }
     Ok(())
 }
@@ -52,7 +67,14 @@ fn batched(x: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tens
 /// let y = max_pool2d(&x, 2, None, 0, 1, false).unwrap();
 /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![5.0, 7.0, 13.0, 15.0]);
 /// ```
-pub fn max_pool2d(x: &Tensor, kernel: impl Into<Pair>, stride: Option<Pair>, padding: impl Into<Pair>, dilation: impl Into<Pair>, ceil_mode: bool) -> Result<Tensor> {
+pub fn max_pool2d(
+    x: &Tensor,
+    kernel: impl Into<Pair>,
+    stride: Option<Pair>,
+    padding: impl Into<Pair>,
+    dilation: impl Into<Pair>,
+    ceil_mode: bool,
+) -> Result<Tensor> {
     let (k, p, d) = (kernel.into(), padding.into(), dilation.into());
     let s = stride.unwrap_or(k);
     check_pool("max_pool2d", x, k, s, p)?;
@@ -63,7 +85,14 @@ pub fn max_pool2d(x: &Tensor, kernel: impl Into<Pair>, stride: Option<Pair>, pad
         // pad enough on the bottom/right for ceil-mode windows that overhang
         let need_h = (oh - 1) * s.0 + d.0 * (k.0 - 1) + 1;
         let need_w = (ow - 1) * s.1 + d.1 * (k.1 - 1) + 1;
-        let xp = pad2d(x, p.0, need_h.saturating_sub(h + p.0), p.1, need_w.saturating_sub(w + p.1), f64::NEG_INFINITY)?;
+        let xp = pad2d(
+            x,
+            p.0,
+            need_h.saturating_sub(h + p.0),
+            p.1,
+            need_w.saturating_sub(w + p.1),
+            f64::NEG_INFINITY,
+        )?;
         let (win, _, _) = windows2d(&xp, (k.0, k.1), (s.0, s.1), (d.0, d.1))?;
         win.amax(&[2], false)
     })
@@ -114,15 +143,23 @@ pub fn avg_pool2d(
 pub fn adaptive_avg_pool2d(x: &Tensor, output_size: impl Into<Pair>) -> Result<Tensor> {
     let o = output_size.into();
     if x.ndim() != 4 && x.ndim() != 3 {
-        return Err(Error::Shape { op: "adaptive_avg_pool2d", msg: format!("expected a 3-D or 4-D input, got shape {:?}", x.shape()) });
+        return Err(Error::Shape {
+            op: "adaptive_avg_pool2d",
+            msg: format!("expected a 3-D or 4-D input, got shape {:?}", x.shape()),
+        });
     }
     if o.0 == 0 || o.1 == 0 {
-        return Err(Error::Arg { op: "adaptive_avg_pool2d", msg: format!("output size must be positive, got {o:?}") });
+        return Err(Error::Arg {
+            op: "adaptive_avg_pool2d",
+            msg: format!("output size must be positive, got {o:?}"),
+        });
     }
     batched(x, |x| {
         let (n, c, h, w) = (x.shape()[0] as isize, x.shape()[1] as isize, x.shape()[2], x.shape()[3]);
         if h % o.0 == 0 && w % o.1 == 0 {
-            return x.reshape(&[n, c, o.0 as isize, (h / o.0) as isize, o.1 as isize, (w / o.1) as isize])?.mean_dims(&[3, 5], false);
+            return x
+                .reshape(&[n, c, o.0 as isize, (h / o.0) as isize, o.1 as isize, (w / o.1) as isize])?
+                .mean_dims(&[3, 5], false);
         }
         let range = |i: usize, len: usize, out: usize| (i * len / out, ((i + 1) * len).div_ceil(out));
         let mut rows = Vec::with_capacity(o.0);

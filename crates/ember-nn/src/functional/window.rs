@@ -28,13 +28,21 @@ pub(crate) fn pad2d(x: &Tensor, top: usize, bottom: usize, left: usize, right: u
 
 /// The kernel windows of a (padded) `[N, C, H, W]` input stacked as `[N, C, kh * kw, OH, OW]`,
 /// with the output size.
-pub(crate) fn windows2d(x: &Tensor, k: (usize, usize), stride: (usize, usize), dilation: (usize, usize)) -> Result<(Tensor, usize, usize)> {
+pub(crate) fn windows2d(
+    x: &Tensor,
+    k: (usize, usize),
+    stride: (usize, usize),
+    dilation: (usize, usize),
+) -> Result<(Tensor, usize, usize)> {
     let (h, w) = (x.shape()[2], x.shape()[3]);
     let span = |k: usize, d: usize| d * (k - 1) + 1;
     if k.0 == 0 || k.1 == 0 || h < span(k.0, dilation.0) || w < span(k.1, dilation.1) {
         return Err(Error::Shape {
             op: "conv2d",
-            msg: format!("kernel size {k:?} with dilation {dilation:?} is larger than the (padded) input of shape {:?}", x.shape()),
+            msg: format!(
+                "kernel size {k:?} with dilation {dilation:?} is larger than the (padded) input of shape {:?}",
+                x.shape()
+            ),
         });
     }
     let oh = (h - span(k.0, dilation.0)) / stride.0 + 1;

@@ -57,9 +57,18 @@ impl MultiheadAttention {
         MultiheadAttention::with_bias(embed_dim, num_heads, dropout, batch_first, true)
     }
 
-    pub fn with_bias(embed_dim: usize, num_heads: usize, dropout: f64, batch_first: bool, bias: bool) -> Result<MultiheadAttention> {
-        if num_heads == 0 || embed_dim % num_heads != 0 {
-            return Err(Error::Arg { op: "MultiheadAttention", msg: format!("embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})") });
+    pub fn with_bias(
+        embed_dim: usize,
+        num_heads: usize,
+        dropout: f64,
+        batch_first: bool,
+        bias: bool,
+    ) -> Result<MultiheadAttention> {
+        if num_heads == 0 || !embed_dim.is_multiple_of(num_heads) {
+            return Err(Error::Arg {
+                op: "MultiheadAttention",
+                msg: format!("embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"),
+            });
         }
         let w = Tensor::zeros(&[3 * embed_dim, embed_dim]);
         init::xavier_uniform_(&w, 1.0)?;
@@ -99,7 +108,11 @@ impl MultiheadAttention {
         let wp = w.chunk(3, 0)?;
         let bp = b.as_ref().map(|b| b.chunk(3, 0)).transpose()?;
         let bi = |i: usize| bp.as_ref().map(|b| b[i].clone());
-        Ok((F::linear(q, &wp[0], bi(0).as_ref())?, F::linear(k, &wp[1], bi(1).as_ref())?, F::linear(v, &wp[2], bi(2).as_ref())?))
+        Ok((
+            F::linear(q, &wp[0], bi(0).as_ref())?,
+            F::linear(k, &wp[1], bi(1).as_ref())?,
+            F::linear(v, &wp[2], bi(2).as_ref())?,
+        ))
     }
 
     /// Attention of `query` over `key`/`value` (`[L, N, E]`, or `[N, L, E]` with batch_first,
@@ -128,11 +141,26 @@ impl MultiheadAttention {
         // keep "same tensor" identity through the layout change (self-attention fast path)
         let q = prep(query)?;
         let k = if key.same_tensor(query) { q.clone() } else { prep(key)? };
-        let v = if value.same_tensor(key) { k.clone() } else { prep(value)? };
-        if q.ndim() != 3 || k.ndim() != 3 || q.shape()[2] != self.embed_dim || k.shape() != v.shape() || k.shape()[1] != q.shape()[1] {
+        let v = if value.same_tensor(key) {
+            k.clone()
+        } else {
+            prep(value)?
+        };
+        if q.ndim() != 3
+            || k.ndim() != 3
+            || q.shape()[2] != self.embed_dim
+            || k.shape() != v.shape()
+            || k.shape()[1] != q.shape()[1]
+        {
             return Err(Error::Shape {
                 op,
-                msg: format!("query {:?}, key {:?}, value {:?} do not fit embed_dim={}", query.shape(), key.shape(), value.shape(), self.embed_dim),
+                msg: format!(
+                    "query {:?}, key {:?}, value {:?} do not fit embed_dim={}",
+                    query.shape(),
+                    key.shape(),
+                    value.shape(),
+                    self.embed_dim
+                ),
             });
         }
         let (l, n, e) = (q.shape()[0], q.shape()[1], self.embed_dim);
@@ -140,7 +168,10 @@ impl MultiheadAttention {
         let (h, hd) = (self.num_heads, self.embed_dim / self.num_heads);
         let (qp, kp, vp) = self.project(&q, &k, &v)?;
         // [L, N, E] -> [N*H, L, hd]
-        let heads = |t: &Tensor, len: usize| t.reshape(&[len as isize, (n * h) as isize, hd as isize])?.transpose(0, 1);
+        let heads = |t: &Tensor, len: usize| {
+            t.reshape(&[len as isize, (n * h) as isize, hd as isize])?
+                .transpose(0, 1)
+        };
         let (qh, kh, vh) = (heads(&qp, l)?, heads(&kp, s)?, heads(&vp, s)?);
         // one additive mask of shape [N*H or 1, L, S]
         let dt = qh.dtype();
@@ -148,16 +179,29 @@ impl MultiheadAttention {
         if let Some(m) = masks.attn_mask {
             let ok = (m.ndim() == 2 && m.shape() == [l, s]) || (m.ndim() == 3 && m.shape() == [n * h, l, s]);
             if !ok {
-                return Err(Error::Shape { op, msg: format!("attn_mask should have shape [{l}, {s}] or [{}, {l}, {s}], got {:?}", n * h, m.shape()) });
+                return Err(Error::Shape {
+                    op,
+                    msg: format!(
+                        "attn_mask should have shape [{l}, {s}] or [{}, {l}, {s}], got {:?}",
+                        n * h,
+                        m.shape()
+                    ),
+                });
             }
             mask = Some(additive(m, dt)?);
         }
         if let Some(m) = masks.key_padding_mask {
             let m = if unbatched { m.unsqueeze(0)? } else { m.clone() };
             if m.shape() != [n, s] {
-                return Err(Error::Shape { op, msg: format!("key_padding_mask should have shape [{n}, {s}], got {:?}", m.shape()) });
+                return Err(Error::Shape {
+                    op,
+                    msg: format!("key_padding_mask should have shape [{n}, {s}], got {:?}", m.shape()),
+                });
             }
-            let kpm = additive(&m, dt)?.reshape(&[n as isize, 1, 1, s as isize])?.expand(&[n as isize, h as isize, 1, s as isize])?.reshape(&[(n * h) as isize, 1, s as isize])?;
+            let kpm = additive(&m, dt)?
+                .reshape(&[n as isize, 1, 1, s as isize])?
+                .expand(&[n as isize, h as isize, 1, s as isize])?
+                .reshape(&[(n * h) as isize, 1, s as isize])?;
             mask = Some(match mask {
                 Some(a) => a.add(&kpm)?,
                 None => kpm,
@@ -171,10 +215,17 @@ impl MultiheadAttention {
             });
         }
         let (w, _) = F::attention_weights(&qh, &kh, mask.as_ref(), false, None)?;
-        let w_drop = if self.dropout > 0.0 { F::dropout(&w, self.dropout, self.training.get())? } else { w.clone() };
+        let w_drop = if self.dropout > 0.0 {
+            F::dropout(&w, self.dropout, self.training.get())?
+        } else {
+            w.clone()
+        };
         let ctx = w_drop.matmul(&vh)?; // [N*H, L, hd]
         let ctx = ctx.transpose(0, 1)?.reshape(&[(l * n) as isize, e as isize])?;
-        let out = self.out_proj.call(&ctx)?.reshape(&[l as isize, n as isize, e as isize])?;
+        let out = self
+            .out_proj
+            .call(&ctx)?
+            .reshape(&[l as isize, n as isize, e as isize])?;
         let out = if unbatched {
             out.squeeze(1)?
         } else if self.batch_first {
@@ -212,4 +263,3 @@ impl Module for MultiheadAttention {
         Some(self.training.get())
     }
 }
-

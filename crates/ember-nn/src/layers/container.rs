@@ -24,6 +24,7 @@ impl Sequential {
     }
 
     /// Append a layer (builder style).
+    #[allow(clippy::should_implement_trait)]
     pub fn add<M: Module + 'static>(mut self, m: M) -> Sequential {
         self.layers.push(Box::new(m));
         self
@@ -126,7 +127,10 @@ impl<M: Module> std::ops::Index<usize> for ModuleList<M> {
 impl<M: Module> Module for ModuleList<M> {
     /// A ModuleList has no forward: iterate over its modules instead.
     fn forward(&self, _x: &Tensor) -> Result<Tensor> {
-        Err(Error::Arg { op: "ModuleList::forward", msg: "ModuleList has no forward; call its modules in your own forward".into() })
+        Err(Error::Arg {
+            op: "ModuleList::forward",
+            msg: "ModuleList has no forward; call its modules in your own forward".into(),
+        })
     }
     fn visit(&self, v: &mut dyn Visitor) {
         for (i, m) in self.items.iter().enumerate() {

@@ -27,7 +27,14 @@ pub struct ConvOptions {
 
 impl Default for ConvOptions {
     fn default() -> Self {
-        ConvOptions { stride: Pair(1, 1), padding: Pair(0, 0), dilation: Pair(1, 1), output_padding: Pair(0, 0), groups: 1, bias: true }
+        ConvOptions {
+            stride: Pair(1, 1),
+            padding: Pair(0, 0),
+            dilation: Pair(1, 1),
+            output_padding: Pair(0, 0),
+            groups: 1,
+            bias: true,
+        }
     }
 }
 
@@ -77,8 +84,11 @@ fn conv_params(shape: &[usize], out_channels: usize, bias: bool) -> Result<(Para
 }
 
 fn check_groups(op: &'static str, cin: usize, cout: usize, groups: usize) -> Result<()> {
-    if groups == 0 || cin % groups != 0 || cout % groups != 0 {
-        return Err(Error::Arg { op, msg: format!("in_channels ({cin}) and out_channels ({cout}) must be divisible by groups ({groups})") });
+    if groups == 0 || !cin.is_multiple_of(groups) || !cout.is_multiple_of(groups) {
+        return Err(Error::Arg {
+            op,
+            msg: format!("in_channels ({cin}) and out_channels ({cout}) must be divisible by groups ({groups})"),
+        });
     }
     Ok(())
 }
@@ -109,10 +119,19 @@ impl Conv2d {
         Conv2d::with(in_channels, out_channels, kernel_size, ConvOptions::default())
     }
 
-    pub fn with(in_channels: usize, out_channels: usize, kernel_size: impl Into<Pair>, opts: ConvOptions) -> Result<Conv2d> {
+    pub fn with(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: impl Into<Pair>,
+        opts: ConvOptions,
+    ) -> Result<Conv2d> {
         check_groups("Conv2d", in_channels, out_channels, opts.groups)?;
         let k = kernel_size.into();
-        let (weight, bias) = conv_params(&[out_channels, in_channels / opts.groups, k.0, k.1], out_channels, opts.bias)?;
+        let (weight, bias) = conv_params(
+            &[out_channels, in_channels / opts.groups, k.0, k.1],
+            out_channels,
+            opts.bias,
+        )?;
         Ok(Conv2d { weight, bias, opts })
     }
 }
@@ -122,9 +141,26 @@ impl Module for Conv2d {
         let b = self.bias.as_ref().map(|b| b.tensor());
         let o = &self.opts;
         if x.ndim() == 3 {
-            return F::conv2d(&x.unsqueeze(0)?, &self.weight.tensor(), b.as_ref(), o.stride, o.padding, o.dilation, o.groups)?.squeeze(0);
+            return F::conv2d(
+                &x.unsqueeze(0)?,
+                &self.weight.tensor(),
+                b.as_ref(),
+                o.stride,
+                o.padding,
+                o.dilation,
+                o.groups,
+            )?
+            .squeeze(0);
         }
-        F::conv2d(x, &self.weight.tensor(), b.as_ref(), o.stride, o.padding, o.dilation, o.groups)
+        F::conv2d(
+            x,
+            &self.weight.tensor(),
+            b.as_ref(),
+            o.stride,
+            o.padding,
+            o.dilation,
+            o.groups,
+        )
     }
     fn visit(&self, v: &mut dyn Visitor) {
         visit_wb(v, &self.weight, &self.bias);
@@ -146,7 +182,11 @@ impl Conv1d {
 
     pub fn with(in_channels: usize, out_channels: usize, kernel_size: usize, opts: ConvOptions) -> Result<Conv1d> {
         check_groups("Conv1d", in_channels, out_channels, opts.groups)?;
-        let (weight, bias) = conv_params(&[out_channels, in_channels / opts.groups, kernel_size], out_channels, opts.bias)?;
+        let (weight, bias) = conv_params(
+            &[out_channels, in_channels / opts.groups, kernel_size],
+            out_channels,
+            opts.bias,
+        )?;
         Ok(Conv1d { weight, bias, opts })
     }
 }
@@ -156,9 +196,26 @@ impl Module for Conv1d {
         let b = self.bias.as_ref().map(|b| b.tensor());
         let o = &self.opts;
         if x.ndim() == 2 {
-            return F::conv1d(&x.unsqueeze(0)?, &self.weight.tensor(), b.as_ref(), o.stride.1, o.padding.1, o.dilation.1, o.groups)?.squeeze(0);
+            return F::conv1d(
+                &x.unsqueeze(0)?,
+                &self.weight.tensor(),
+                b.as_ref(),
+                o.stride.1,
+                o.padding.1,
+                o.dilation.1,
+                o.groups,
+            )?
+            .squeeze(0);
         }
-        F::conv1d(x, &self.weight.tensor(), b.as_ref(), o.stride.1, o.padding.1, o.dilation.1, o.groups)
+        F::conv1d(
+            x,
+            &self.weight.tensor(),
+            b.as_ref(),
+            o.stride.1,
+            o.padding.1,
+            o.dilation.1,
+            o.groups,
+        )
     }
     fn visit(&self, v: &mut dyn Visitor) {
         visit_wb(v, &self.weight, &self.bias);
@@ -177,10 +234,19 @@ impl ConvTranspose2d {
         ConvTranspose2d::with(in_channels, out_channels, kernel_size, ConvOptions::default())
     }
 
-    pub fn with(in_channels: usize, out_channels: usize, kernel_size: impl Into<Pair>, opts: ConvOptions) -> Result<ConvTranspose2d> {
+    pub fn with(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: impl Into<Pair>,
+        opts: ConvOptions,
+    ) -> Result<ConvTranspose2d> {
         check_groups("ConvTranspose2d", in_channels, out_channels, opts.groups)?;
         let k = kernel_size.into();
-        let (weight, bias) = conv_params(&[in_channels, out_channels / opts.groups, k.0, k.1], out_channels, opts.bias)?;
+        let (weight, bias) = conv_params(
+            &[in_channels, out_channels / opts.groups, k.0, k.1],
+            out_channels,
+            opts.bias,
+        )?;
         Ok(ConvTranspose2d { weight, bias, opts })
     }
 }
@@ -189,7 +255,18 @@ impl Module for ConvTranspose2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let b = self.bias.as_ref().map(|b| b.tensor());
         let o = &self.opts;
-        let run = |x: &Tensor| F::conv_transpose2d(x, &self.weight.tensor(), b.as_ref(), o.stride, o.padding, o.output_padding, o.groups, o.dilation);
+        let run = |x: &Tensor| {
+            F::conv_transpose2d(
+                x,
+                &self.weight.tensor(),
+                b.as_ref(),
+                o.stride,
+                o.padding,
+                o.output_padding,
+                o.groups,
+                o.dilation,
+            )
+        };
         if x.ndim() == 3 {
             return run(&x.unsqueeze(0)?)?.squeeze(0);
         }

@@ -43,9 +43,15 @@ pub struct Dropout {
 impl Dropout {
     pub fn new(p: f64) -> Result<Dropout> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::Arg { op: "Dropout", msg: format!("dropout probability has to be between 0 and 1, but got {p}") });
+            return Err(Error::Arg {
+                op: "Dropout",
+                msg: format!("dropout probability has to be between 0 and 1, but got {p}"),
+            });
         }
-        Ok(Dropout { p, training: TrainFlag::default() })
+        Ok(Dropout {
+            p,
+            training: TrainFlag::default(),
+        })
     }
 
     pub fn p(&self) -> f64 {

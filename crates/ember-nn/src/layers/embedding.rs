@@ -26,7 +26,10 @@ impl Embedding {
     pub fn new(num_embeddings: usize, embedding_dim: usize, padding_idx: Option<usize>) -> Result<Embedding> {
         if let Some(p) = padding_idx {
             if p >= num_embeddings {
-                return Err(Error::Arg { op: "Embedding", msg: format!("padding_idx {p} must be within num_embeddings ({num_embeddings})") });
+                return Err(Error::Arg {
+                    op: "Embedding",
+                    msg: format!("padding_idx {p} must be within num_embeddings ({num_embeddings})"),
+                });
             }
         }
         let w = Tensor::zeros(&[num_embeddings, embedding_dim]);
@@ -35,15 +38,24 @@ impl Embedding {
             let _g = no_grad();
             w.narrow(0, p, 1)?.fill_(0.0)?;
         }
-        Ok(Embedding { weight: Parameter::new(w), padding_idx })
+        Ok(Embedding {
+            weight: Parameter::new(w),
+            padding_idx,
+        })
     }
 
     /// An embedding initialized from `weights` (`Embedding.from_pretrained`, trainable).
     pub fn from_pretrained(weights: &Tensor, padding_idx: Option<usize>) -> Result<Embedding> {
         if weights.ndim() != 2 {
-            return Err(Error::Shape { op: "Embedding::from_pretrained", msg: format!("expected a 2-D weight, got shape {:?}", weights.shape()) });
+            return Err(Error::Shape {
+                op: "Embedding::from_pretrained",
+                msg: format!("expected a 2-D weight, got shape {:?}", weights.shape()),
+            });
         }
-        Ok(Embedding { weight: Parameter::new(weights.copy()), padding_idx })
+        Ok(Embedding {
+            weight: Parameter::new(weights.copy()),
+            padding_idx,
+        })
     }
 
     pub fn padding_idx(&self) -> Option<usize> {

@@ -38,7 +38,12 @@ impl Linear {
             init::default_bias_(&b, in_features).expect("init of a fresh tensor");
             Parameter::new(b)
         });
-        Linear { weight: Parameter::new(w), bias: b, in_features, out_features }
+        Linear {
+            weight: Parameter::new(w),
+            bias: b,
+            in_features,
+            out_features,
+        }
     }
 
     pub fn in_features(&self) -> usize {
@@ -62,7 +67,12 @@ impl Module for Linear {
         }
     }
     fn extra_repr(&self) -> String {
-        format!("in_features={}, out_features={}, bias={}", self.in_features, self.out_features, self.bias.is_some())
+        format!(
+            "in_features={}, out_features={}, bias={}",
+            self.in_features,
+            self.out_features,
+            self.bias.is_some()
+        )
     }
 }
 
@@ -87,7 +97,10 @@ impl Bilinear {
             init::uniform_(&b, -bound, bound).expect("init of a fresh tensor");
             Parameter::new(b)
         });
-        Bilinear { weight: Parameter::new(w), bias: b }
+        Bilinear {
+            weight: Parameter::new(w),
+            bias: b,
+        }
     }
 
     pub fn forward2(&self, x1: &Tensor, x2: &Tensor) -> Result<Tensor> {
@@ -99,7 +112,10 @@ impl Bilinear {
 impl Module for Bilinear {
     /// Bilinear takes two inputs; `forward` with one is an error that says so.
     fn forward(&self, _x: &Tensor) -> Result<Tensor> {
-        Err(Error::Arg { op: "Bilinear::forward", msg: "Bilinear takes two inputs: call forward2(x1, x2)".into() })
+        Err(Error::Arg {
+            op: "Bilinear::forward",
+            msg: "Bilinear takes two inputs: call forward2(x1, x2)".into(),
+        })
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.param("weight", &self.weight);
@@ -128,7 +144,10 @@ pub struct Flatten {
 
 impl Default for Flatten {
     fn default() -> Self {
-        Flatten { start_dim: 1, end_dim: -1 }
+        Flatten {
+            start_dim: 1,
+            end_dim: -1,
+        }
     }
 }
 

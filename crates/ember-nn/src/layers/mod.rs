@@ -1,6 +1,7 @@
 //! The layers of `torch.nn`, each with PyTorch's parameter names and default init.
 
 pub mod activation;
+pub mod attention;
 pub mod container;
 pub mod conv;
 pub mod dropout;
@@ -8,6 +9,5 @@ pub mod embedding;
 pub mod linear;
 pub mod norm;
 pub mod pool;
-pub mod attention;
 pub mod rnn;
 pub mod transformer;

@@ -40,7 +40,12 @@ pub struct BatchNormOptions {
 
 impl Default for BatchNormOptions {
     fn default() -> Self {
-        BatchNormOptions { eps: 1e-5, momentum: Some(0.1), affine: true, track_running_stats: true }
+        BatchNormOptions {
+            eps: 1e-5,
+            momentum: Some(0.1),
+            affine: true,
+            track_running_stats: true,
+        }
     }
 }
 
@@ -104,7 +109,10 @@ impl BatchNorm2d {
 impl Module for BatchNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !self.ndims.contains(&x.ndim()) {
-            return Err(Error::Shape { op: self.name, msg: format!("expected {:?}-D input, got shape {:?}", self.ndims, x.shape()) });
+            return Err(Error::Shape {
+                op: self.name,
+                msg: format!("expected {:?}-D input, got shape {:?}", self.ndims, x.shape()),
+            });
         }
         let training = self.training.get();
         let mut momentum = self.momentum.unwrap_or(0.0);
@@ -124,7 +132,16 @@ impl Module for BatchNorm {
         let b = self.bias.as_ref().map(|p| p.tensor());
         // eval without running stats uses batch statistics, as PyTorch does
         let use_batch = training || rm.is_none();
-        F::batch_norm(x, rm.as_ref(), rv.as_ref(), w.as_ref(), b.as_ref(), use_batch, momentum, self.eps)
+        F::batch_norm(
+            x,
+            rm.as_ref(),
+            rv.as_ref(),
+            w.as_ref(),
+            b.as_ref(),
+            use_batch,
+            momentum,
+            self.eps,
+        )
     }
     fn visit(&self, v: &mut dyn Visitor) {
         if let Some(w) = &self.weight {
@@ -219,8 +236,11 @@ impl GroupNorm {
     }
 
     pub fn with(num_groups: usize, num_channels: usize, eps: f64, affine: bool) -> Result<GroupNorm> {
-        if num_groups == 0 || num_channels % num_groups != 0 {
-            return Err(Error::Arg { op: "GroupNorm", msg: format!("num_channels ({num_channels}) must be divisible by num_groups ({num_groups})") });
+        if num_groups == 0 || !num_channels.is_multiple_of(num_groups) {
+            return Err(Error::Arg {
+                op: "GroupNorm",
+                msg: format!("num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"),
+            });
         }
         Ok(GroupNorm {
             weight: affine.then(|| Parameter::new(Tensor::ones(&[num_channels]))),
@@ -261,7 +281,11 @@ impl RMSNorm {
     }
 
     pub fn with(normalized_shape: &[usize], eps: Option<f64>, elementwise_affine: bool) -> RMSNorm {
-        RMSNorm { weight: elementwise_affine.then(|| Parameter::new(Tensor::ones(normalized_shape))), normalized_shape: normalized_shape.to_vec(), eps }
+        RMSNorm {
+            weight: elementwise_affine.then(|| Parameter::new(Tensor::ones(normalized_shape))),
+            normalized_shape: normalized_shape.to_vec(),
+            eps,
+        }
     }
 }
 
@@ -276,4 +300,3 @@ impl Module for RMSNorm {
         }
     }
 }
-

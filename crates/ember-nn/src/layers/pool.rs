@@ -17,7 +17,13 @@ pub struct MaxPool2d {
 impl MaxPool2d {
     pub fn new(kernel_size: impl Into<Pair>) -> MaxPool2d {
         let k = kernel_size.into();
-        MaxPool2d { kernel_size: k, stride: k, padding: Pair(0, 0), dilation: Pair(1, 1), ceil_mode: false }
+        MaxPool2d {
+            kernel_size: k,
+            stride: k,
+            padding: Pair(0, 0),
+            dilation: Pair(1, 1),
+            ceil_mode: false,
+        }
     }
     pub fn stride(mut self, s: impl Into<Pair>) -> Self {
         self.stride = s.into();
@@ -39,7 +45,14 @@ impl MaxPool2d {
 
 impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        F::max_pool2d(x, self.kernel_size, Some(self.stride), self.padding, self.dilation, self.ceil_mode)
+        F::max_pool2d(
+            x,
+            self.kernel_size,
+            Some(self.stride),
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+        )
     }
 }
 
@@ -57,7 +70,14 @@ pub struct AvgPool2d {
 impl AvgPool2d {
     pub fn new(kernel_size: impl Into<Pair>) -> AvgPool2d {
         let k = kernel_size.into();
-        AvgPool2d { kernel_size: k, stride: k, padding: Pair(0, 0), ceil_mode: false, count_include_pad: true, divisor_override: None }
+        AvgPool2d {
+            kernel_size: k,
+            stride: k,
+            padding: Pair(0, 0),
+            ceil_mode: false,
+            count_include_pad: true,
+            divisor_override: None,
+        }
     }
     pub fn stride(mut self, s: impl Into<Pair>) -> Self {
         self.stride = s.into();
@@ -79,7 +99,15 @@ impl AvgPool2d {
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        F::avg_pool2d(x, self.kernel_size, Some(self.stride), self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override)
+        F::avg_pool2d(
+            x,
+            self.kernel_size,
+            Some(self.stride),
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
     }
 }
 
@@ -91,7 +119,9 @@ pub struct AdaptiveAvgPool2d {
 
 impl AdaptiveAvgPool2d {
     pub fn new(output_size: impl Into<Pair>) -> AdaptiveAvgPool2d {
-        AdaptiveAvgPool2d { output_size: output_size.into() }
+        AdaptiveAvgPool2d {
+            output_size: output_size.into(),
+        }
     }
 }
 

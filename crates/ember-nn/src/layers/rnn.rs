@@ -47,7 +47,13 @@ pub struct RnnOptions {
 
 impl Default for RnnOptions {
     fn default() -> Self {
-        RnnOptions { num_layers: 1, bias: true, batch_first: false, dropout: 0.0, bidirectional: false }
+        RnnOptions {
+            num_layers: 1,
+            bias: true,
+            batch_first: false,
+            dropout: 0.0,
+            bidirectional: false,
+        }
     }
 }
 
@@ -96,10 +102,16 @@ pub struct RnnBase {
 impl RnnBase {
     fn new(kind: RnnKind, input_size: usize, hidden_size: usize, opts: RnnOptions) -> Result<RnnBase> {
         if opts.num_layers == 0 || hidden_size == 0 {
-            return Err(Error::Arg { op: "RNN", msg: "num_layers and hidden_size must be positive".into() });
+            return Err(Error::Arg {
+                op: "RNN",
+                msg: "num_layers and hidden_size must be positive".into(),
+            });
         }
         if !(0.0..=1.0).contains(&opts.dropout) {
-            return Err(Error::Arg { op: "RNN", msg: format!("dropout should be a number in range [0, 1], got {}", opts.dropout) });
+            return Err(Error::Arg {
+                op: "RNN",
+                msg: format!("dropout should be a number in range [0, 1], got {}", opts.dropout),
+            });
         }
         let g = kind.gates() * hidden_size;
         let dirs = if opts.bidirectional { 2 } else { 1 };
@@ -122,7 +134,14 @@ impl RnnBase {
                 });
             }
         }
-        Ok(RnnBase { kind, input_size, hidden_size, opts, cells, training: TrainFlag::default() })
+        Ok(RnnBase {
+            kind,
+            input_size,
+            hidden_size,
+            opts,
+            cells,
+            training: TrainFlag::default(),
+        })
     }
 
     fn dirs(&self) -> usize {
@@ -134,14 +153,29 @@ impl RnnBase {
     }
 
     /// Check the shapes and bring the input to `[T, B, in]` and the states to `[L*D, B, H]`.
-    fn prepare(&self, x: &Tensor, h0: Option<&Tensor>, c0: Option<&Tensor>) -> Result<(Tensor, Option<Tensor>, Option<Tensor>, bool)> {
+    fn prepare(
+        &self,
+        x: &Tensor,
+        h0: Option<&Tensor>,
+        c0: Option<&Tensor>,
+    ) -> Result<(Tensor, Option<Tensor>, Option<Tensor>, bool)> {
         let op = "RNN";
         let unbatched = x.ndim() == 2;
         if x.ndim() != 3 && !unbatched {
-            return Err(Error::Shape { op, msg: format!("expected a 2-D (unbatched) or 3-D input, got shape {:?}", x.shape()) });
+            return Err(Error::Shape {
+                op,
+                msg: format!("expected a 2-D (unbatched) or 3-D input, got shape {:?}", x.shape()),
+            });
         }
         if x.shape()[x.ndim() - 1] != self.input_size {
-            return Err(Error::Shape { op, msg: format!("input.size(-1) must be equal to input_size. Expected {}, got {}", self.input_size, x.shape()[x.ndim() - 1]) });
+            return Err(Error::Shape {
+                op,
+                msg: format!(
+                    "input.size(-1) must be equal to input_size. Expected {}, got {}",
+                    self.input_size,
+                    x.shape()[x.ndim() - 1]
+                ),
+            });
         }
         let x = if unbatched {
             x.unsqueeze(1)?
@@ -156,7 +190,10 @@ impl RnnBase {
             let Some(s) = s else { return Ok(None) };
             let s = if unbatched { s.unsqueeze(1)? } else { s.clone() };
             if s.shape() != expect {
-                return Err(Error::Shape { op, msg: format!("expected {name} of shape {expect:?}, got {:?}", s.shape()) });
+                return Err(Error::Shape {
+                    op,
+                    msg: format!("expected {name} of shape {expect:?}, got {:?}", s.shape()),
+                });
             }
             Ok(Some(s))
         };
@@ -190,14 +227,22 @@ impl RnnBase {
                 hs.push(hn);
                 cs.push(cn);
             }
-            layer_in = if dirs == 1 { outs.pop().expect("one direction") } else { Tensor::cat(&outs, -1)? };
+            layer_in = if dirs == 1 {
+                outs.pop().expect("one direction")
+            } else {
+                Tensor::cat(&outs, -1)?
+            };
             if l + 1 < self.opts.num_layers && self.opts.dropout > 0.0 {
                 layer_in = F::dropout(&layer_in, self.opts.dropout, self.training.get())?;
             }
         }
         let mut out = layer_in;
         let mut h_n = Tensor::stack(&hs, 0)?;
-        let mut c_n = if self.kind == RnnKind::Lstm { Some(Tensor::stack(&cs, 0)?) } else { None };
+        let mut c_n = if self.kind == RnnKind::Lstm {
+            Some(Tensor::stack(&cs, 0)?)
+        } else {
+            None
+        };
         if unbatched {
             out = out.squeeze(1)?;
             h_n = h_n.squeeze(1)?;
@@ -209,7 +254,15 @@ impl RnnBase {
     }
 
     /// One layer in one direction: `(output [T, B, H], h_T, c_T)`.
-    fn run_direction(&self, cell: &Cell, x: &Tensor, mut h: Tensor, mut c: Tensor, reverse: bool, t_len: usize) -> Result<(Tensor, Tensor, Tensor)> {
+    fn run_direction(
+        &self,
+        cell: &Cell,
+        x: &Tensor,
+        mut h: Tensor,
+        mut c: Tensor,
+        reverse: bool,
+        t_len: usize,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         let w_ih = cell.w_ih.tensor();
         let w_hh = cell.w_hh.tensor();
         let b_ih = cell.b_ih.as_ref().map(|p| p.tensor());
@@ -230,7 +283,11 @@ impl RnnBase {
             match self.kind {
                 RnnKind::Tanh | RnnKind::Relu => {
                     let a = gx.add(&F::linear(&h, &w_hh, None)?)?;
-                    h = if self.kind == RnnKind::Tanh { a.tanh()? } else { a.relu()? };
+                    h = if self.kind == RnnKind::Tanh {
+                        a.tanh()?
+                    } else {
+                        a.relu()?
+                    };
                 }
                 RnnKind::Lstm => {
                     let gates = gx.add(&F::linear(&h, &w_hh, None)?)?;
@@ -245,7 +302,10 @@ impl RnnBase {
                     let gh = F::linear(&h, &w_hh, b_hh.as_ref())?;
                     let r = gx.narrow(1, 0, hs)?.add(&gh.narrow(1, 0, hs)?)?.sigmoid()?;
                     let z = gx.narrow(1, hs, hs)?.add(&gh.narrow(1, hs, hs)?)?.sigmoid()?;
-                    let n = gx.narrow(1, 2 * hs, hs)?.add(&r.mul(&gh.narrow(1, 2 * hs, hs)?)?)?.tanh()?;
+                    let n = gx
+                        .narrow(1, 2 * hs, hs)?
+                        .add(&r.mul(&gh.narrow(1, 2 * hs, hs)?)?)?
+                        .tanh()?;
                     // h' = (1 - z) n + z h = n + z (h - n)
                     h = n.add(&z.mul(&h.sub(&n)?)?)?;
                 }

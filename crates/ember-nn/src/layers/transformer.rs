@@ -35,7 +35,15 @@ pub struct TransformerOptions {
 
 impl Default for TransformerOptions {
     fn default() -> Self {
-        TransformerOptions { dim_feedforward: 2048, dropout: 0.1, activation: Activation::Relu, layer_norm_eps: 1e-5, batch_first: false, norm_first: false, bias: true }
+        TransformerOptions {
+            dim_feedforward: 2048,
+            dropout: 0.1,
+            activation: Activation::Relu,
+            layer_norm_eps: 1e-5,
+            batch_first: false,
+            norm_first: false,
+            bias: true,
+        }
     }
 }
 
@@ -126,11 +134,20 @@ impl TransformerEncoderLayer {
     }
 
     fn ff(&self) -> FeedForward<'_> {
-        FeedForward { linear1: &self.linear1, dropout: &self.dropout, linear2: &self.linear2, activation: self.opts.activation }
+        FeedForward {
+            linear1: &self.linear1,
+            dropout: &self.dropout,
+            linear2: &self.linear2,
+            activation: self.opts.activation,
+        }
     }
 
     fn sa(&self, x: &Tensor, m: &TransformerMasks<'_>) -> Result<Tensor> {
-        let am = AttentionMasks { key_padding_mask: m.key_padding_mask, attn_mask: m.mask, is_causal: m.is_causal && m.mask.is_none() };
+        let am = AttentionMasks {
+            key_padding_mask: m.key_padding_mask,
+            attn_mask: m.mask,
+            is_causal: m.is_causal && m.mask.is_none(),
+        };
         let y = self.self_attn.forward_with(x, x, x, &am, false, true)?.0;
         self.dropout1.call(&y)
     }
@@ -213,18 +230,33 @@ impl TransformerDecoderLayer {
     }
 
     fn sa(&self, x: &Tensor, m: &TransformerMasks<'_>) -> Result<Tensor> {
-        let am = AttentionMasks { key_padding_mask: m.key_padding_mask, attn_mask: m.mask, is_causal: m.is_causal && m.mask.is_none() };
-        self.dropout1.call(&self.self_attn.forward_with(x, x, x, &am, false, true)?.0)
+        let am = AttentionMasks {
+            key_padding_mask: m.key_padding_mask,
+            attn_mask: m.mask,
+            is_causal: m.is_causal && m.mask.is_none(),
+        };
+        self.dropout1
+            .call(&self.self_attn.forward_with(x, x, x, &am, false, true)?.0)
     }
 
     fn mha(&self, x: &Tensor, mem: &Tensor, m: &TransformerMasks<'_>) -> Result<Tensor> {
-        let am = AttentionMasks { key_padding_mask: m.memory_key_padding_mask, attn_mask: m.memory_mask, is_causal: false };
-        self.dropout2.call(&self.multihead_attn.forward_with(x, mem, mem, &am, false, true)?.0)
+        let am = AttentionMasks {
+            key_padding_mask: m.memory_key_padding_mask,
+            attn_mask: m.memory_mask,
+            is_causal: false,
+        };
+        self.dropout2
+            .call(&self.multihead_attn.forward_with(x, mem, mem, &am, false, true)?.0)
     }
 
     /// `tgt` attending to itself (with `m.mask`, e.g. causal) and to `memory`.
     pub fn forward_with(&self, tgt: &Tensor, memory: &Tensor, m: &TransformerMasks<'_>) -> Result<Tensor> {
-        let ff = FeedForward { linear1: &self.linear1, dropout: &self.dropout, linear2: &self.linear2, activation: self.opts.activation };
+        let ff = FeedForward {
+            linear1: &self.linear1,
+            dropout: &self.dropout,
+            linear2: &self.linear2,
+            activation: self.opts.activation,
+        };
         let x = tgt.clone();
         if self.opts.norm_first {
             let x = x.add(&self.sa(&self.norm1.call(&x)?, m)?)?;
@@ -241,7 +273,10 @@ impl TransformerDecoderLayer {
 impl Module for TransformerDecoderLayer {
     /// A decoder layer needs `memory`: this errors and points to `forward_with`.
     fn forward(&self, _x: &Tensor) -> Result<Tensor> {
-        Err(Error::Arg { op: "TransformerDecoderLayer::forward", msg: "a decoder layer takes (tgt, memory): call forward_with".into() })
+        Err(Error::Arg {
+            op: "TransformerDecoderLayer::forward",
+            msg: "a decoder layer takes (tgt, memory): call forward_with".into(),
+        })
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.module("self_attn", &self.self_attn);
@@ -266,7 +301,11 @@ pub struct TransformerEncoder {
 }
 
 impl TransformerEncoder {
-    pub fn new(layer: TransformerEncoderLayer, num_layers: usize, norm: Option<LayerNorm>) -> Result<TransformerEncoder> {
+    pub fn new(
+        layer: TransformerEncoderLayer,
+        num_layers: usize,
+        norm: Option<LayerNorm>,
+    ) -> Result<TransformerEncoder> {
         let mut layers = ModuleList::new();
         for _ in 1..num_layers {
             layers.push(layer.deep_copy()?);
@@ -308,7 +347,11 @@ pub struct TransformerDecoder {
 }
 
 impl TransformerDecoder {
-    pub fn new(layer: TransformerDecoderLayer, num_layers: usize, norm: Option<LayerNorm>) -> Result<TransformerDecoder> {
+    pub fn new(
+        layer: TransformerDecoderLayer,
+        num_layers: usize,
+        norm: Option<LayerNorm>,
+    ) -> Result<TransformerDecoder> {
         let mut layers = ModuleList::new();
         for _ in 1..num_layers {
             layers.push(layer.deep_copy()?);
@@ -334,7 +377,10 @@ impl TransformerDecoder {
 impl Module for TransformerDecoder {
     /// A decoder needs `memory`: this errors and points to `forward_with`.
     fn forward(&self, _x: &Tensor) -> Result<Tensor> {
-        Err(Error::Arg { op: "TransformerDecoder::forward", msg: "a decoder takes (tgt, memory): call forward_with".into() })
+        Err(Error::Arg {
+            op: "TransformerDecoder::forward",
+            msg: "a decoder takes (tgt, memory): call forward_with".into(),
+        })
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.module("layers", &self.layers);

@@ -47,7 +47,10 @@ pub trait LrScheduler: Send {
 
 /// Read a required value from a scheduler state.
 pub(crate) fn get(state: &BTreeMap<String, f64>, key: &str) -> Result<f64> {
-    state.get(key).copied().ok_or_else(|| Error::Arg { op: "LrScheduler::load_state_dict", msg: format!("missing key {key:?}") })
+    state.get(key).copied().ok_or_else(|| Error::Arg {
+        op: "LrScheduler::load_state_dict",
+        msg: format!("missing key {key:?}"),
+    })
 }
 
 /// Base learning rates as `base_lrs.{g}` entries.

@@ -92,7 +92,10 @@ impl ReduceLROnPlateau {
 
 impl LrScheduler for ReduceLROnPlateau {
     fn step(&mut self, _opt: &mut dyn Optimizer) -> Result<()> {
-        Err(Error::Arg { op: "ReduceLROnPlateau::step", msg: "ReduceLROnPlateau needs a metric: call step_metric(opt, metric)".into() })
+        Err(Error::Arg {
+            op: "ReduceLROnPlateau::step",
+            msg: "ReduceLROnPlateau needs a metric: call step_metric(opt, metric)".into(),
+        })
     }
 
     fn step_metric(&mut self, opt: &mut dyn Optimizer, metric: f64) -> Result<()> {

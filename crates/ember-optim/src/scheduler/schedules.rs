@@ -17,7 +17,11 @@ struct Core {
 impl Core {
     fn new(opt: &dyn Optimizer) -> Core {
         let base_lrs: Vec<f64> = (0..opt.num_groups()).map(|g| opt.group_lr(g)).collect();
-        Core { base_lrs, last_epoch: -1, last_lr: Vec::new() }
+        Core {
+            base_lrs,
+            last_epoch: -1,
+            last_lr: Vec::new(),
+        }
     }
 
     fn state(&self) -> BTreeMap<String, f64> {
@@ -71,7 +75,11 @@ pub struct StepLR {
 
 impl StepLR {
     pub fn new(opt: &mut dyn Optimizer, step_size: usize, gamma: f64) -> StepLR {
-        let mut s = StepLR { core: Core::new(opt), step_size, gamma };
+        let mut s = StepLR {
+            core: Core::new(opt),
+            step_size,
+            gamma,
+        };
         s.step(opt).expect("a closed-form schedule cannot fail");
         s
     }
@@ -92,12 +100,18 @@ impl MultiStepLR {
     pub fn new(opt: &mut dyn Optimizer, milestones: &[usize], gamma: f64) -> MultiStepLR {
         let mut m: Vec<i64> = milestones.iter().map(|&x| x as i64).collect();
         m.sort_unstable();
-        let mut s = MultiStepLR { core: Core::new(opt), milestones: m, gamma };
+        let mut s = MultiStepLR {
+            core: Core::new(opt),
+            milestones: m,
+            gamma,
+        };
         s.step(opt).expect("a closed-form schedule cannot fail");
         s
     }
     fn rate(&self, b: f64, e: i64) -> f64 {
-        b * self.gamma.powi(self.milestones.iter().filter(|&&x| x <= e).count() as i32)
+        b * self
+            .gamma
+            .powi(self.milestones.iter().filter(|&&x| x <= e).count() as i32)
     }
 }
 closed_form_scheduler!(MultiStepLR);
@@ -110,7 +124,10 @@ pub struct ExponentialLR {
 
 impl ExponentialLR {
     pub fn new(opt: &mut dyn Optimizer, gamma: f64) -> ExponentialLR {
-        let mut s = ExponentialLR { core: Core::new(opt), gamma };
+        let mut s = ExponentialLR {
+            core: Core::new(opt),
+            gamma,
+        };
         s.step(opt).expect("a closed-form schedule cannot fail");
         s
     }
@@ -130,7 +147,11 @@ pub struct CosineAnnealingLR {
 
 impl CosineAnnealingLR {
     pub fn new(opt: &mut dyn Optimizer, t_max: usize, eta_min: f64) -> CosineAnnealingLR {
-        let mut s = CosineAnnealingLR { core: Core::new(opt), t_max, eta_min };
+        let mut s = CosineAnnealingLR {
+            core: Core::new(opt),
+            t_max,
+            eta_min,
+        };
         s.step(opt).expect("a closed-form schedule cannot fail");
         s
     }
@@ -151,13 +172,18 @@ pub struct LinearLR {
 
 impl LinearLR {
     pub fn new(opt: &mut dyn Optimizer, start_factor: f64, end_factor: f64, total_iters: usize) -> Result<LinearLR> {
-        if !(start_factor > 0.0 && start_factor <= 1.0) || !(0.0..=1.0).contains(&end_factor) {
+        if !(start_factor > 0.0 && start_factor <= 1.0 && (0.0..=1.0).contains(&end_factor)) {
             return Err(Error::Arg {
                 op: "LinearLR",
                 msg: format!("starting multiplicative factor expected to be greater than 0 and at most 1, ending factor between 0 and 1 (got {start_factor}, {end_factor})"),
             });
         }
-        let mut s = LinearLR { core: Core::new(opt), start_factor, end_factor, total_iters };
+        let mut s = LinearLR {
+            core: Core::new(opt),
+            start_factor,
+            end_factor,
+            total_iters,
+        };
         s.step(opt).expect("a closed-form schedule cannot fail");
         Ok(s)
     }
@@ -209,7 +235,18 @@ pub struct OneCycleLR {
 impl OneCycleLR {
     /// PyTorch's defaults: `pct_start` 0.3, cos, momentum 0.85..0.95, div 25, final div 1e4.
     pub fn new(opt: &mut dyn Optimizer, max_lr: f64, total_steps: usize) -> Result<OneCycleLR> {
-        OneCycleLR::with(opt, max_lr, total_steps, 0.3, AnnealStrategy::Cos, true, 0.85, 0.95, 25.0, 1e4)
+        OneCycleLR::with(
+            opt,
+            max_lr,
+            total_steps,
+            0.3,
+            AnnealStrategy::Cos,
+            true,
+            0.85,
+            0.95,
+            25.0,
+            1e4,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -226,10 +263,16 @@ impl OneCycleLR {
         final_div_factor: f64,
     ) -> Result<OneCycleLR> {
         if total_steps == 0 || !(0.0..=1.0).contains(&pct_start) {
-            return Err(Error::Arg { op: "OneCycleLR", msg: format!("expected positive total_steps and pct_start in [0, 1], got {total_steps}, {pct_start}") });
+            return Err(Error::Arg {
+                op: "OneCycleLR",
+                msg: format!("expected positive total_steps and pct_start in [0, 1], got {total_steps}, {pct_start}"),
+            });
         }
         if cycle_momentum && (0..opt.num_groups()).any(|g| opt.group_momentum(g).is_none()) {
-            return Err(Error::Arg { op: "OneCycleLR", msg: "optimizer must support momentum or beta1 with `cycle_momentum` enabled".into() });
+            return Err(Error::Arg {
+                op: "OneCycleLR",
+                msg: "optimizer must support momentum or beta1 with `cycle_momentum` enabled".into(),
+            });
         }
         let mut s = OneCycleLR {
             max_lrs: vec![max_lr; opt.num_groups()],
@@ -252,7 +295,10 @@ impl OneCycleLR {
         if step as usize > self.total_steps {
             return Err(Error::Arg {
                 op: "OneCycleLR",
-                msg: format!("tried to step {step} times; the specified number of total steps is {}", self.total_steps),
+                msg: format!(
+                    "tried to step {step} times; the specified number of total steps is {}",
+                    self.total_steps
+                ),
             });
         }
         let total = self.total_steps as f64;
@@ -269,7 +315,11 @@ impl OneCycleLR {
                     let (a, b) = if warm { (initial, m) } else { (m, min) };
                     lrs.push(anneal(self.strategy, a, b, pct));
                 }
-                let (ma, mb) = if warm { (self.max_momentum, self.base_momentum) } else { (self.base_momentum, self.max_momentum) };
+                let (ma, mb) = if warm {
+                    (self.max_momentum, self.base_momentum)
+                } else {
+                    (self.base_momentum, self.max_momentum)
+                };
                 mom = anneal(self.strategy, ma, mb, pct);
                 break;
             }

@@ -1,0 +1,480 @@
+//! 2-D convolution kernels: im2col + gemm, one sample at a time.
+//!
+//! Every kernel walks the batch one sample at a time: the sample's im2col matrix
+//! (`[C_in/groups * kH * kW, OH * OW]`) is built in a scratch buffer that stays in cache and is
+//! fed straight to `gemm`. Large batches are split into one chunk per thread (each gemm then
+//! runs single-threaded, which beats threading many small products); small batches run in
+//! order and let gemm thread each product when it is big enough.
+//!
+//! The three kernels are the forward convolution and its two adjoints (gradient with respect to
+//! the input and to the weight); `ops/conv.rs` wires them as mutually differentiable ops.
+
+use crate::cpu::math::Float;
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Sizes of one 2-D convolution. Input position `ih = oh * stride - pad + kh * dilation`
+/// (same along the width); positions outside the input read as zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub stride: [usize; 2],
+    /// Zero padding before the first row / column (padding after only shows in `oh`, `ow`).
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl ConvGeom {
+    pub fn cin_g(&self) -> usize {
+        self.c_in / self.groups
+    }
+
+    pub fn cout_g(&self) -> usize {
+        self.c_out / self.groups
+    }
+
+    /// Rows of the im2col matrix of one group: `C_in/groups * kH * kW`.
+    pub fn k(&self) -> usize {
+        self.cin_g() * self.kh * self.kw
+    }
+
+    /// Output positions per channel: `OH * OW`.
+    pub fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn in_sample(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn out_sample(&self) -> usize {
+        self.c_out * self.p()
+    }
+
+    /// A 1x1 kernel with unit stride and no padding: the input plane already is the im2col
+    /// matrix, so it is used in place.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1
+            && self.kw == 1
+            && self.stride == [1, 1]
+            && self.pad == [0, 0]
+            && self.oh == self.h
+            && self.ow == self.w
+    }
+
+    /// Multiply-adds of one sample's product (for the threading decision).
+    fn macs_per_sample(&self) -> usize {
+        self.c_out * self.k() * self.p()
+    }
+}
+
+/// The output columns `[lo, hi)` whose input column `o * stride + off - pad` lies in `[0, len)`.
+#[inline]
+fn valid_range(len: usize, stride: usize, pad: usize, off: usize, out: usize) -> (usize, usize) {
+    let lo = if pad > off { (pad - off).div_ceil(stride) } else { 0 };
+    let hi = if len + pad > off {
+        ((len + pad - off - 1) / stride + 1).min(out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Build the im2col matrix `[cin_g * kh * kw, oh * ow]` of one group of one sample
+/// (`x` starts at the group's first channel plane).
+pub fn im2col<T: Float>(x: &[T], g: &ConvGeom, cols: &mut [T]) {
+    let (p, ow, plane) = (g.p(), g.ow, g.h * g.w);
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    let [ph, pw] = g.pad;
+    let mut rows = cols.chunks_exact_mut(p);
+    for c in 0..g.cin_g() {
+        let src = &x[c * plane..(c + 1) * plane];
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let dst = rows.next().expect("cols holds k rows");
+                let (lo, hi) = valid_range(g.w, sw, pw, kj * dw, ow);
+                for (oy, drow) in dst.chunks_exact_mut(ow).enumerate() {
+                    let iy = oy * sh + ki * dh;
+                    if iy < ph || iy - ph >= g.h || lo == hi {
+                        drow.fill(T::ZERO);
+                        continue;
+                    }
+                    let srow = &src[(iy - ph) * g.w..(iy - ph + 1) * g.w];
+                    drow[..lo].fill(T::ZERO);
+                    drow[hi..].fill(T::ZERO);
+                    let base = lo * sw + kj * dw - pw;
+                    if sw == 1 {
+                        drow[lo..hi].copy_from_slice(&srow[base..base + hi - lo]);
+                    } else {
+                        for (i, o) in drow[lo..hi].iter_mut().enumerate() {
+                            *o = srow[base + i * sw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: add every entry of `cols` into the input position it was read from.
+pub fn col2im<T: Float>(cols: &[T], g: &ConvGeom, x: &mut [T]) {
+    let (p, ow, plane) = (g.p(), g.ow, g.h * g.w);
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    let [ph, pw] = g.pad;
+    let mut rows = cols.chunks_exact(p);
+    for c in 0..g.cin_g() {
+        let dst = &mut x[c * plane..(c + 1) * plane];
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let src = rows.next().expect("cols holds k rows");
+                let (lo, hi) = valid_range(g.w, sw, pw, kj * dw, ow);
+                if lo == hi {
+                    continue;
+                }
+                for (oy, srow) in src.chunks_exact(ow).enumerate() {
+                    let iy = oy * sh + ki * dh;
+                    if iy < ph || iy - ph >= g.h {
+                        continue;
+                    }
+                    let drow = &mut dst[(iy - ph) * g.w..(iy - ph + 1) * g.w];
+                    let base = lo * sw + kj * dw - pw;
+                    if sw == 1 {
+                        for (o, &v) in drow[base..base + hi - lo].iter_mut().zip(&srow[lo..hi]) {
+                            *o = *o + v;
+                        }
+                    } else {
+                        for (i, &v) in srow[lo..hi].iter().enumerate() {
+                            let o = &mut drow[base + i * sw];
+                            *o = *o + v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A matrix operand: its storage, row stride and column stride.
+#[derive(Clone, Copy)]
+struct Mat<'a, T> {
+    data: &'a [T],
+    rs: usize,
+    cs: usize,
+}
+
+fn mat<T>(data: &[T], rs: usize, cs: usize) -> Mat<'_, T> {
+    Mat { data, rs, cs }
+}
+
+/// `dst[m x n] (+)= lhs[m x k] @ rhs[k x n]`, with `dst` row-major of row stride `dst_rs`;
+/// `accumulate` keeps what `dst` holds. Bounds are checked here, so callers stay safe.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+    par: Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(T::ZERO);
+            }
+        }
+        return;
+    }
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(last(m, n, dst_rs, 1) < dst.len(), "gemm_into: dst too small");
+    assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_into: lhs too small");
+    assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_into: rhs too small");
+    // SAFETY: the asserts above keep every index the product touches inside the three slices,
+    // and `dst` is borrowed mutably, so it aliases neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// How a kernel spreads its work: split the batch over threads (each gemm single-threaded)
+/// when there are enough samples and enough work, else run samples in order and let gemm
+/// thread each product when it is large.
+fn plan(g: &ConvGeom) -> (usize, Parallelism) {
+    let threads = rayon::current_num_threads();
+    let total = g.macs_per_sample() * g.n;
+    if threads > 1 && g.n >= 2 && total >= 1 << 17 {
+        (threads.min(g.n), Parallelism::None)
+    } else if g.macs_per_sample() / g.groups >= 1 << 17 {
+        (1, Parallelism::Rayon(threads))
+    } else {
+        (1, Parallelism::None)
+    }
+}
+
+/// The batch split into `chunks` contiguous ranges of near-equal size.
+fn batch_ranges(n: usize, chunks: usize) -> Vec<Range<usize>> {
+    let (q, r) = (n / chunks, n % chunks);
+    let mut start = 0;
+    (0..chunks)
+        .map(|i| {
+            let len = q + usize::from(i < r);
+            let range = start..start + len;
+            start += len;
+            range
+        })
+        .collect()
+}
+
+/// Run `f(samples, out_chunk, par)` over the batch, each chunk writing its samples' slice of
+/// `out` (`per_sample` elements per sample).
+fn over_batch<T: Float>(
+    g: &ConvGeom,
+    out: &mut [T],
+    per_sample: usize,
+    f: impl Fn(Range<usize>, &mut [T], Parallelism) + Sync,
+) {
+    let (chunks, par) = plan(g);
+    if chunks <= 1 {
+        f(0..g.n, out, par);
+        return;
+    }
+    let ranges = batch_ranges(g.n, chunks);
+    let mut parts: Vec<(Range<usize>, &mut [T])> = Vec::with_capacity(chunks);
+    let mut rest = out;
+    for r in ranges {
+        let (head, tail) = rest.split_at_mut(r.len() * per_sample);
+        parts.push((r, head));
+        rest = tail;
+    }
+    parts.into_par_iter().for_each(|(r, o)| f(r, o, Parallelism::None));
+}
+
+/// Scratch for one im2col matrix (empty when the input is used in place).
+fn scratch<T: Float>(g: &ConvGeom) -> Vec<T> {
+    if g.is_pointwise() {
+        Vec::new()
+    } else {
+        vec![T::ZERO; g.k() * g.p()]
+    }
+}
+
+/// `y = conv2d(x, w) + bias`: x `[N, C_in, H, W]`, w `[C_out, C_in/groups, kH, kW]`,
+/// y `[N, C_out, OH, OW]`, all contiguous.
+pub fn conv2d_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
+    let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
+    let mut y = vec![T::ZERO; g.n * g.out_sample()];
+    over_batch(g, &mut y, g.out_sample(), |samples, out, par| {
+        let mut cols = scratch::<T>(g);
+        for (i, s) in samples.enumerate() {
+            let xs = &x[s * g.in_sample()..(s + 1) * g.in_sample()];
+            let ys = &mut out[i * g.out_sample()..(i + 1) * g.out_sample()];
+            for grp in 0..g.groups {
+                let xg = &xs[grp * cin_g * g.h * g.w..(grp + 1) * cin_g * g.h * g.w];
+                let rhs = if g.is_pointwise() {
+                    xg
+                } else {
+                    im2col(xg, g, &mut cols);
+                    &cols
+                };
+                let yg = &mut ys[grp * cout_g * p..(grp + 1) * cout_g * p];
+                if let Some(b) = bias {
+                    for (row, &bv) in yg.chunks_exact_mut(p).zip(&b[grp * cout_g..(grp + 1) * cout_g]) {
+                        row.fill(bv);
+                    }
+                }
+                let wg = &w[grp * cout_g * k..(grp + 1) * cout_g * k];
+                gemm_into(cout_g, p, k, yg, p, bias.is_some(), mat(wg, k, 1), mat(rhs, p, 1), par);
+            }
+        }
+    });
+    y
+}
+
+/// The gradient of `conv2d_forward` with respect to its input: `gx = conv2d^T(gy, w)`
+/// (a transposed convolution). gy `[N, C_out, OH, OW]`, result `[N, C_in, H, W]`.
+pub fn conv2d_backward_input<T: Float>(gy: &[T], w: &[T], g: &ConvGeom) -> Vec<T> {
+    let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
+    let in_g = cin_g * g.h * g.w;
+    let mut gx = vec![T::ZERO; g.n * g.in_sample()];
+    over_batch(g, &mut gx, g.in_sample(), |samples, out, par| {
+        let mut cols = scratch::<T>(g);
+        for (i, s) in samples.enumerate() {
+            let gys = &gy[s * g.out_sample()..(s + 1) * g.out_sample()];
+            let gxs = &mut out[i * g.in_sample()..(i + 1) * g.in_sample()];
+            for grp in 0..g.groups {
+                let gyg = mat(&gys[grp * cout_g * p..(grp + 1) * cout_g * p], p, 1);
+                // w_g^T: [k, cout_g] read in place from the row-major [cout_g, k] block
+                let wt = mat(&w[grp * cout_g * k..(grp + 1) * cout_g * k], 1, k);
+                let gxg = &mut gxs[grp * in_g..(grp + 1) * in_g];
+                if g.is_pointwise() {
+                    gemm_into(k, p, cout_g, gxg, p, false, wt, gyg, par);
+                } else {
+                    gemm_into(k, p, cout_g, &mut cols, p, false, wt, gyg, par);
+                    col2im(&cols, g, gxg);
+                }
+            }
+        }
+    });
+    gx
+}
+
+/// The gradient of `conv2d_forward` with respect to its weight: `gw = sum_n gy_n @ im2col(x_n)^T`.
+/// Each thread accumulates its samples into its own buffer; the buffers are summed at the end.
+pub fn conv2d_backward_weight<T: Float>(gy: &[T], x: &[T], g: &ConvGeom) -> Vec<T> {
+    let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
+    let in_g = cin_g * g.h * g.w;
+    let (chunks, par) = plan(g);
+    let chunk = |samples: Range<usize>, par: Parallelism| -> Vec<T> {
+        let mut gw = vec![T::ZERO; g.c_out * k];
+        let mut cols = scratch::<T>(g);
+        for s in samples {
+            let gys = &gy[s * g.out_sample()..(s + 1) * g.out_sample()];
+            let xs = &x[s * g.in_sample()..(s + 1) * g.in_sample()];
+            for grp in 0..g.groups {
+                let xg = &xs[grp * in_g..(grp + 1) * in_g];
+                let rhs = if g.is_pointwise() {
+                    xg
+                } else {
+                    im2col(xg, g, &mut cols);
+                    &cols
+                };
+                let gyg = mat(&gys[grp * cout_g * p..(grp + 1) * cout_g * p], p, 1);
+                let gwg = &mut gw[grp * cout_g * k..(grp + 1) * cout_g * k];
+                // cols^T: [p, k] read in place from the row-major [k, p] matrix
+                gemm_into(cout_g, k, p, gwg, k, true, gyg, mat(rhs, 1, p), par);
+            }
+        }
+        gw
+    };
+    if chunks <= 1 {
+        return chunk(0..g.n, par);
+    }
+    batch_ranges(g.n, chunks)
+        .into_par_iter()
+        .map(|r| chunk(r, Parallelism::None))
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x = *x + *y;
+            }
+            a
+        })
+        .unwrap_or_else(|| vec![T::ZERO; g.c_out * k])
+}
+
+/// Per-channel sums of `gy` `[N, C, P]`: the gradient of a conv bias.
+pub fn channel_sums<T: Float>(gy: &[T], n: usize, c: usize, p: usize) -> Vec<T> {
+    let mut out = vec![T::ZERO; c];
+    if p == 0 {
+        return out;
+    }
+    for sample in gy.chunks_exact(c * p).take(n) {
+        for (o, plane) in out.iter_mut().zip(sample.chunks_exact(p)) {
+            *o = plane.iter().fold(*o, |acc, &v| acc + v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_range_bounds() {
+        // W = 5, stride 2, pad 1, kernel offset 0: input col = 2o - 1, valid for o in 1..=3
+        assert_eq!(valid_range(5, 2, 1, 0, 3), (1, 3));
+        assert_eq!(valid_range(5, 1, 0, 0, 5), (0, 5));
+        // everything is padding: an empty range
+        let (lo, hi) = valid_range(1, 1, 3, 0, 2);
+        assert_eq!(lo, hi);
+    }
+
+    #[test]
+    fn im2col_matches_definition_and_col2im_is_its_adjoint() {
+        let g = ConvGeom {
+            n: 1,
+            c_in: 1,
+            h: 4,
+            w: 5,
+            c_out: 1,
+            kh: 2,
+            kw: 3,
+            oh: 3,
+            ow: 5,
+            stride: [2, 1],
+            pad: [1, 2],
+            dilation: [1, 2],
+            groups: 1,
+        };
+        let x: Vec<f64> = (0..20).map(|v| v as f64 + 1.0).collect();
+        let mut cols = vec![0.0; g.k() * g.p()];
+        im2col(&x, &g, &mut cols);
+        for ki in 0..2 {
+            for kj in 0..3 {
+                for oy in 0..3 {
+                    for ox in 0..5 {
+                        let iy = (oy * 2 + ki) as isize - 1;
+                        let ix = (ox + kj * 2) as isize - 2;
+                        let want = if (0..4).contains(&iy) && (0..5).contains(&ix) {
+                            x[(iy * 5 + ix) as usize]
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(cols[(ki * 3 + kj) * 15 + oy * 5 + ox], want);
+                    }
+                }
+            }
+        }
+        // <im2col(x), c> == <x, col2im(c)>
+        let c: Vec<f64> = (0..cols.len()).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
+        let mut back = vec![0.0; 20];
+        col2im(&c, &g, &mut back);
+        let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-9);
+    }
+
+    #[test]
+    fn batch_ranges_cover_the_batch() {
+        let r = batch_ranges(7, 3);
+        assert_eq!(r, vec![0..3, 3..5, 5..7]);
+    }
+}
