@@ -997,9 +997,7 @@ mod tests {
     #[test]
     fn half_and_integer_accumulation() {
         let h = Tensor::zeros_dtype(&[2], DType::F16).unwrap();
-        let src = Tensor::new(&[1.5f32, 2.0, 0.25])
-            .to_dtype(DType::F16)
-            .unwrap();
+        let src = Tensor::new(&[1.5f32, 2.0, 0.25]).to_dtype(DType::F16).unwrap();
         let y = h.index_add(0, &i64t(&[1, 1, 0], &[3]), &src).unwrap();
         assert_eq!(y.dtype(), DType::F16);
         assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.25, 3.5]);
