@@ -145,12 +145,15 @@ fn scheduler_state_round_trip() {
 fn clip_grad_value_and_nonfinite_norm() {
     let w = Tensor::zeros(&[3]).requires_grad_(true);
     w.set_grad(Some(Tensor::new(&[-3.0f32, 0.5, 2.0])));
-    clip_grad_value_(&[w.clone()], 1.0).unwrap();
+    clip_grad_value_(std::slice::from_ref(&w), 1.0).unwrap();
     assert_eq!(w.grad().unwrap().to_vec::<f32>().unwrap(), vec![-1.0, 0.5, 1.0]);
     w.set_grad(Some(Tensor::new(&[f32::NAN, 0.0, 0.0])));
-    assert!(clip_grad_norm_(&[w.clone()], 1.0, 2.0, true).is_err());
+    assert!(clip_grad_norm_(std::slice::from_ref(&w), 1.0, 2.0, true).is_err());
     w.set_grad(Some(Tensor::new(&[3.0f32, -4.0, 0.0])));
-    assert_eq!(clip_grad_norm_(&[w.clone()], 10.0, f64::INFINITY, false).unwrap(), 4.0);
+    assert_eq!(
+        clip_grad_norm_(std::slice::from_ref(&w), 10.0, f64::INFINITY, false).unwrap(),
+        4.0
+    );
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Activation functions and softmax, as in `torch.nn.functional`.
 
-use ember_core::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
-use ember_core::{no_grad, Result, Tensor};
+use ember_core::{Result, Tensor};
 
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     x.relu()
@@ -61,7 +60,7 @@ pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
     x.neg()?.softplus(1.0, 20.0)?.neg()
 }
 
-/// Softmax along `dim`: one recorded op whose gradient is `y * (g - sum(g * y))`.
+/// Softmax along `dim` (core's fused primitive).
 ///
 /// ```
 /// use ember_core::Tensor;
@@ -71,32 +70,10 @@ pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
 /// assert!((v[0] - 0.5).abs() < 1e-6 && (v[3] - 2.0 / 3.0).abs() < 1e-6);
 /// ```
 pub fn softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
-    let y = {
-        let _g = no_grad();
-        let m = x.amax(&[dim], true)?;
-        let m = m.masked_fill(&m.isinf()?, 0.0)?;
-        let e = x.sub(&m)?.exp()?;
-        e.div(&e.sum(dim, true)?)?
-    };
-    if !needs_grad(&[x]) {
-        return Ok(y);
-    }
-    let sx = SavedTensor::new(x);
-    let sy = SavedTensor::output(&y);
-    Ok(record("softmax", y, &[x], move |_| {
-        Box::new(move |g| {
-            let y = if is_grad_enabled() {
-                softmax(sx.get()?, dim)?
-            } else {
-                sy.get()?.clone()
-            };
-            let s = g.mul(&y)?.sum(dim, true)?;
-            Ok(vec![Some(g.sub(&s)?.mul(&y)?)])
-        })
-    }))
+    x.softmax(dim)
 }
 
-/// Log-softmax along `dim`: one recorded op whose gradient is `g - softmax * sum(g)`.
+/// Log-softmax along `dim` (core's fused primitive), exact for large equal logits.
 ///
 /// ```
 /// use ember_core::Tensor;
@@ -105,30 +82,7 @@ pub fn softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
 /// assert!((y.to_vec::<f32>().unwrap()[0] + 2f32.ln()).abs() < 1e-6);
 /// ```
 pub fn log_softmax(x: &Tensor, dim: isize) -> Result<Tensor> {
-    let y = {
-        let _g = no_grad();
-        // (x - max) - log(sum(exp(x - max))), as PyTorch: exact for large equal logits
-        let m = x.amax(&[dim], true)?;
-        let m = m.masked_fill(&m.isinf()?, 0.0)?;
-        let shifted = x.sub(&m)?;
-        shifted.sub(&shifted.exp()?.sum(dim, true)?.log()?)?
-    };
-    if !needs_grad(&[x]) {
-        return Ok(y);
-    }
-    let sx = SavedTensor::new(x);
-    let sy = SavedTensor::output(&y);
-    Ok(record("log_softmax", y, &[x], move |_| {
-        Box::new(move |g| {
-            let y = if is_grad_enabled() {
-                log_softmax(sx.get()?, dim)?
-            } else {
-                sy.get()?.clone()
-            };
-            let s = g.sum(dim, true)?;
-            Ok(vec![Some(g.sub(&y.exp()?.mul(&s)?)?)])
-        })
-    }))
+    x.log_softmax(dim)
 }
 
 /// `softmax(-x)`.

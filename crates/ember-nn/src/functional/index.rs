@@ -1,7 +1,6 @@
 //! Index helpers built from comparisons: class masks (one-hot as bool) and row lookups.
 //!
-//! These are composites of public ops so the losses and `embedding` work on any backend; a
-//! gather/index_select primitive in core can replace them where profiles show the need.
+//! The class mask is what cross-entropy's gradient subtracts from the softmax.
 
 use ember_core::{DType, Error, Result, Tensor};
 
@@ -44,5 +43,5 @@ pub(crate) fn class_mask(op: &'static str, idx: &Tensor, n: usize) -> Result<Ten
 /// assert_eq!(h.to_vec::<i64>().unwrap(), vec![0, 0, 1, 1, 0, 0]);
 /// ```
 pub fn one_hot(idx: &Tensor, num_classes: usize) -> Result<Tensor> {
-    class_mask("one_hot", idx, num_classes)?.to_dtype(DType::I64)
+    idx.one_hot(num_classes as isize)
 }

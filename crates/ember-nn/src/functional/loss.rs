@@ -1,9 +1,9 @@
 //! Loss functions, as in `torch.nn.functional`, with PyTorch's reductions and edge cases.
 
 use super::activation::log_softmax;
-use super::index::class_mask;
-use ember_core::autograd::{needs_grad, record, SavedTensor};
-use ember_core::{no_grad, Error, Result, Tensor};
+use super::index::{check_range, class_mask};
+use ember_core::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
+use ember_core::{no_grad, DType, Error, Result, Tensor};
 
 /// How per-element losses are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -196,8 +196,8 @@ struct Rows {
 fn nll_rows(op: &'static str, logp: &Tensor, t: &Tensor, opts: &CrossEntropyOptions) -> Result<Rows> {
     let c = logp.shape()[1];
     let ignored = t.eq_scalar(opts.ignore_index as f64)?;
-    let safe_t = t.masked_fill(&ignored, 0.0)?;
-    let onehot = class_mask(op, &safe_t, c)?.to_dtype(logp.dtype())?; // [M, C]
+    let safe_t = t.masked_fill(&ignored, 0.0)?.to_dtype(DType::I64)?;
+    check_range(op, &safe_t, c)?;
     let row_weight = match &opts.weight {
         Some(w) => {
             if w.shape() != [c] {
@@ -206,12 +206,12 @@ fn nll_rows(op: &'static str, logp: &Tensor, t: &Tensor, opts: &CrossEntropyOpti
                     msg: format!("weight of shape {:?} does not match {c} classes", w.shape()),
                 });
             }
-            onehot.mul(&w.to_dtype(logp.dtype())?)?.sum(1, false)?
+            w.to_dtype(logp.dtype())?.index_select(0, &safe_t)?
         }
         None => Tensor::ones_dtype(&[t.numel()], logp.dtype())?,
     };
     let row_weight = row_weight.masked_fill(&ignored, 0.0)?;
-    let picked = logp.mul(&onehot)?.sum(1, false)?;
+    let picked = logp.gather(1, &safe_t.unsqueeze(1)?)?.squeeze(1)?;
     let loss = picked.mul(&row_weight)?.neg()?;
     Ok(Rows {
         loss,
@@ -334,34 +334,39 @@ fn cross_entropy_probs(
     }
 }
 
-/// Mean cross-entropy of `[N, C]` logits and class indices as one recorded op: the forward
-/// computes `logsumexp(x) - x[t]` and the backward `(softmax(x) - onehot(t)) * g / count`.
+/// Mean cross-entropy of `[N, C]` logits and class indices as one recorded op: the forward is
+/// core's log-softmax and a gather, the backward `(softmax(x) - onehot(t)) * g / count` from
+/// the saved log-probabilities (no recomputation).
 fn cross_entropy_fused(x: &Tensor, t: &Tensor, ignore_index: i64) -> Result<Tensor> {
     let c = x.shape()[1];
-    let (loss, mask, count) = {
+    let (loss, logp, keep, safe_t, count) = {
         let _g = no_grad();
         let ignored = t.eq_scalar(ignore_index as f64)?;
         let keep = ignored.logical_not()?.to_dtype(x.dtype())?; // [N]
-        let mask = class_mask("cross_entropy", &t.masked_fill(&ignored, 0.0)?, c)?
-            .to_dtype(x.dtype())?
-            .mul(&keep.unsqueeze(1)?)?;
-        let lse = x.logsumexp(&[1], false)?;
-        let picked = x.mul(&mask)?.sum(1, false)?;
+        let safe_t = t.masked_fill(&ignored, 0.0)?.to_dtype(DType::I64)?;
+        check_range("cross_entropy", &safe_t, c)?;
+        let logp = x.log_softmax(1)?;
+        let picked = logp.gather(1, &safe_t.unsqueeze(1)?)?.squeeze(1)?;
         let count = keep.sum_all();
-        let loss = lse.mul(&keep)?.sub(&picked)?.sum_all().div(&count)?;
-        (loss, mask, count)
+        let loss = picked.mul(&keep)?.sum_all().neg()?.div(&count)?;
+        (loss, logp, keep, safe_t, count)
     };
     if !needs_grad(&[x]) {
         return Ok(loss);
     }
     let sx = SavedTensor::new(x);
+    let slogp = SavedTensor::output(&logp);
     Ok(record("cross_entropy", loss, &[x], move |_| {
         Box::new(move |g| {
-            let x = sx.get()?;
-            let keep = mask.sum(1, true)?; // 1 for kept rows, 0 for ignored
-            let p = super::activation::softmax(x, 1)?.mul(&keep)?;
+            // recorded backward (create_graph): recompute from x so it stays differentiable
+            let p = if is_grad_enabled() {
+                sx.get()?.softmax(1)?
+            } else {
+                slogp.get()?.exp()?
+            };
+            let onehot = class_mask("cross_entropy", &safe_t, c)?.to_dtype(p.dtype())?;
             let scale = g.div(&count)?;
-            Ok(vec![Some(p.sub(&mask)?.mul(&scale)?)])
+            Ok(vec![Some(p.sub(&onehot)?.mul(&keep.unsqueeze(1)?)?.mul(&scale)?)])
         })
     }))
 }

@@ -21,7 +21,6 @@ mod loss;
 mod norm;
 mod pool;
 mod rnn;
-mod window;
 
 pub use activation::{
     elu, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, relu, relu6, sigmoid, silu, softmax, softmin, softplus,

@@ -64,7 +64,6 @@ pub struct AvgPool2d {
     pub padding: Pair,
     pub ceil_mode: bool,
     pub count_include_pad: bool,
-    pub divisor_override: Option<usize>,
 }
 
 impl AvgPool2d {
@@ -76,7 +75,6 @@ impl AvgPool2d {
             padding: Pair(0, 0),
             ceil_mode: false,
             count_include_pad: true,
-            divisor_override: None,
         }
     }
     pub fn stride(mut self, s: impl Into<Pair>) -> Self {
@@ -106,7 +104,6 @@ impl Module for AvgPool2d {
             self.padding,
             self.ceil_mode,
             self.count_include_pad,
-            self.divisor_override,
         )
     }
 }
