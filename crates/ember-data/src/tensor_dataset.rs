@@ -1,7 +1,6 @@
 //! `TensorDataset`: samples are rows of in-memory tensors.
 
 use crate::collate::Collate;
-use crate::collate::Collate;
 use crate::dataset::{check_index, Dataset};
 use crate::error::arg_err;
 use ember_core::{Result, Tensor};
