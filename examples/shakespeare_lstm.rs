@@ -2,7 +2,7 @@
 //! some new "Shakespeare" one character at a time.
 //!
 //! ```sh
-//! cargo run --release -p ember-train --example shakespeare_lstm              # ~300 steps
+//! cargo run --release -p ember-train --example shakespeare_lstm              # 150 steps, about a minute
 //! cargo run --release -p ember-train --example shakespeare_lstm -- --steps 3000
 //! ```
 
@@ -94,7 +94,7 @@ fn main() -> Result<()> {
         .iter()
         .position(|a| a == "--steps")
         .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(150);
     manual_seed(0);
     let text = read_text(paths::shakespeare_file(None)?)?;
     let data = CharDataset::new(&text, 64)?.stride(32)?;

@@ -2,7 +2,7 @@
 //! Shakespeare's plays at the character level, then sampled.
 //!
 //! ```sh
-//! cargo run --release -p ember-train --example shakespeare_transformer               # ~300 steps
+//! cargo run --release -p ember-train --example shakespeare_transformer               # 200 steps, about a minute
 //! cargo run --release -p ember-train --example shakespeare_transformer -- --steps 3000
 //! ```
 
@@ -103,7 +103,7 @@ fn main() -> Result<()> {
         .iter()
         .position(|a| a == "--steps")
         .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(200);
     manual_seed(0);
     let text = read_text(paths::shakespeare_file(None)?)?;
     let data = CharDataset::new(&text, BLOCK)?.stride(BLOCK / 2)?;

@@ -1,5 +1,6 @@
 //! `TensorDataset`: samples are rows of in-memory tensors.
 
+use crate::collate::Collate;
 use crate::dataset::{check_index, Dataset};
 use crate::error::arg_err;
 use ember_core::{Result, Tensor};
@@ -63,5 +64,19 @@ impl Dataset for TensorDataset {
             self.inputs.select(0, index as isize)?.contiguous(),
             self.targets.select(0, index as isize)?.contiguous(),
         ))
+    }
+
+    /// One `index_select` per tensor instead of one tensor per sample.
+    fn get_batch(&self, indices: &[usize]) -> Result<(Tensor, Tensor)>
+    where
+        (Tensor, Tensor): Collate,
+    {
+        let n = self.len();
+        let idx = indices
+            .iter()
+            .map(|&i| check_index("TensorDataset", i, n).map(|_| i as i64))
+            .collect::<Result<Vec<i64>>>()?;
+        let idx = Tensor::from_vec(idx, &[indices.len()])?;
+        Ok((self.inputs.index_select(0, &idx)?, self.targets.index_select(0, &idx)?))
     }
 }
