@@ -5,6 +5,7 @@
 use super::{PAR_CHUNK, PAR_THRESHOLD};
 use crate::cpu::math::Float;
 use rayon::prelude::*;
+use std::hint::select_unpredictable;
 use std::mem::MaybeUninit;
 
 /// Run `f(plane, src, dst)` for each of `planes` planes (`src_len` / `dst_len` elements each);
@@ -151,16 +152,17 @@ fn better<T: Float>(v: T, best: T) -> bool {
 }
 
 /// The maximum of one 2x2 window (`a*` the top row, `b*` the bottom one) and its offset in
-/// window order (0..4), by PyTorch's rule; branch-free, so loops over windows vectorize.
+/// window order (0..4), by PyTorch's rule; written as selects, so loops over windows vectorize
+/// (measured: explicit `select_unpredictable` here defeats the vectorizer and runs slower).
 #[inline(always)]
 fn max_2x2<T: Float>(a0: T, a1: T, b0: T, b1: T) -> (T, u8) {
-    let (mut v, mut o) = (a0, 0u8);
-    for (x, i) in [(a1, 1u8), (b0, 2), (b1, 3)] {
-        let c = better(x, v);
-        v = if c { x } else { v };
-        o = if c { i } else { o };
-    }
-    (v, o)
+    let (v, o) = (a0, 0u8);
+    let c = better(a1, v);
+    let (v, o) = (if c { a1 } else { v }, if c { 1 } else { o });
+    let c = better(b0, v);
+    let (v, o) = (if c { b0 } else { v }, if c { 2 } else { o });
+    let c = better(b1, v);
+    (if c { b1 } else { v }, if c { 3 } else { o })
 }
 
 /// Max pooling with 2x2 windows of stride 2 (`Window::is_2x2`), keeping only each maximum's
@@ -171,7 +173,9 @@ pub fn max_pool2d_2x2<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>
     let ([h, w], [oh, ow]) = (win.in_hw, win.out_hw);
     map_planes2(x, planes, h * w, oh * ow, |xp, vp, op| {
         for (oy, (vr, or)) in vp.chunks_exact_mut(ow).zip(op.chunks_exact_mut(ow)).enumerate() {
-            let (r0, r1) = (&xp[2 * oy * w..], &xp[(2 * oy + 1) * w..]);
+            // exact-length slices let the compiler drop the bounds checks and vectorize
+            let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+            let (vr, or) = (&mut vr[..ow], &mut or[..ow]);
             for j in 0..ow {
                 let (v, o) = max_2x2(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
                 vr[j].write(v);
@@ -188,8 +192,9 @@ fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [MaybeUninit<T>], idx: 
     let neg_inf = T::c(f64::NEG_INFINITY);
     if win.is_2x2() {
         for (oy, (vr, ir)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
-            let (r0, r1) = (&x[2 * oy * w..], &x[(2 * oy + 1) * w..]);
+            let (r0, r1) = (&x[2 * oy * w..][..2 * ow], &x[(2 * oy + 1) * w..][..2 * ow]);
             let (base, wi) = ((2 * oy * w) as i64, w as i64);
+            let (vr, ir) = (&mut vr[..ow], &mut ir[..ow]);
             for j in 0..ow {
                 let (v, o) = max_2x2(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
                 vr[j].write(v);
@@ -198,10 +203,10 @@ fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [MaybeUninit<T>], idx: 
         }
         return;
     }
-    for oy in 0..win.out_hw[0] {
-        let (y0, ny, dy) = win.taps(0, oy);
-        for ox in 0..ow {
-            let (x0, nx, dx) = win.taps(1, ox);
+    // the taps of every row and column window, computed once (they cost divisions)
+    let [rows, cols] = [0, 1].map(|a| (0..win.out_hw[a]).map(|o| win.taps(a, o)).collect::<Vec<_>>());
+    for (oy, &(y0, ny, dy)) in rows.iter().enumerate() {
+        for (ox, &(x0, nx, dx)) in cols.iter().enumerate() {
             let (mut bv, mut bi) = (neg_inf, (y0 * w + x0) as i64);
             for iy in (0..ny).map(|t| y0 + t * dy) {
                 for ix in (0..nx).map(|t| x0 + t * dx) {
@@ -233,12 +238,13 @@ pub fn scatter_2x2<T: Float>(gy: &[T], offs: &[u8], planes: usize, win: &Window)
         for oy in 0..oh {
             let (d0, d1) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
             let (g, o) = (&gp[oy * ow..(oy + 1) * ow], &op[oy * ow..(oy + 1) * ow]);
+            let (e0, e1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
             for j in 0..ow {
-                let pick = |want: u8| if o[j] == want { g[j] } else { T::ZERO };
-                d0[2 * j].write(pick(0));
-                d0[2 * j + 1].write(pick(1));
-                d1[2 * j].write(pick(2));
-                d1[2 * j + 1].write(pick(3));
+                let pick = |want: u8| select_unpredictable(o[j] == want, g[j], T::ZERO);
+                e0[2 * j].write(pick(0));
+                e0[2 * j + 1].write(pick(1));
+                e1[2 * j].write(pick(2));
+                e1[2 * j + 1].write(pick(3));
             }
             for d in d0[2 * ow..].iter_mut().chain(d1[2 * ow..].iter_mut()) {
                 d.write(T::ZERO);
