@@ -12,6 +12,7 @@
 use crate::cpu::math::Float;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// Sizes of one 2-D convolution. Input position `ih = oh * stride - pad + kh * dilation`
@@ -72,7 +73,7 @@ impl ConvGeom {
             && self.ow == self.w
     }
 
-    /// Multiply-adds of one sample's product (for the threading decision).
+    /// Multiply-adds of one sample (for the threading decision).
     fn macs_per_sample(&self) -> usize {
         self.c_out * self.k() * self.p()
     }
@@ -88,6 +89,28 @@ fn valid_range(len: usize, stride: usize, pad: usize, off: usize, out: usize) ->
         0
     };
     (lo.min(hi), hi)
+}
+
+/// Copy one short row. im2col copies one output row at a time, where a call to memcpy costs
+/// more than the copy: blocks of 8 stay inline (the last block may overlap the one before).
+#[inline(always)]
+fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
+    const B: usize = 8;
+    let n = dst.len();
+    let src = &src[..n];
+    if n < B {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+        return;
+    }
+    let block = |i: usize| -> [T; B] { src[i..i + B].try_into().expect("a block of B") };
+    let mut i = 0;
+    while i + B <= n {
+        dst[i..i + B].copy_from_slice(&block(i));
+        i += B;
+    }
+    dst[n - B..].copy_from_slice(&block(n - B));
 }
 
 /// Build the im2col matrix `[cin_g * kh * kw, oh * ow]` of one group of one sample
@@ -115,7 +138,7 @@ pub fn im2col<T: Float>(x: &[T], g: &ConvGeom, cols: &mut [T]) {
                     drow[hi..].fill(T::ZERO);
                     let base = lo * sw + kj * dw - pw;
                     if sw == 1 {
-                        drow[lo..hi].copy_from_slice(&srow[base..base + hi - lo]);
+                        copy_row(&mut drow[lo..hi], &srow[base..base + hi - lo]);
                     } else {
                         for (i, o) in drow[lo..hi].iter_mut().enumerate() {
                             *o = srow[base + i * sw];
@@ -178,19 +201,44 @@ fn mat<T>(data: &[T], rs: usize, cs: usize) -> Mat<'_, T> {
     Mat { data, rs, cs }
 }
 
-/// `dst[m x n] (+)= lhs[m x k] @ rhs[k x n]`, with `dst` row-major of row stride `dst_rs`;
-/// `accumulate` keeps what `dst` holds. Bounds are checked here, so callers stay safe.
+impl<T> Mat<'_, T> {
+    /// Rows `r..r + len` of this operand.
+    fn rows(&self, r: usize) -> Mat<'_, T> {
+        Mat {
+            data: &self.data[r * self.rs..],
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+}
+
+/// View initialized data as possibly-uninitialized slots (for the kernels that write through
+/// `MaybeUninit` outputs).
+fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and every writer of the returned slice
+    // stores initialized values only, so `s` stays initialized.
+    unsafe { &mut *(s as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
+/// Products below this many multiply-adds run on one thread; above it the rows of the
+/// output are split over threads (each part a single-threaded gemm).
+const SPLIT_MACS: usize = 1 << 21;
+
+/// `dst[m x n] (+)= lhs[m x k] @ rhs[k x n]`, with `dst` row-major of row stride `dst_rs`.
+/// With `accumulate`, `dst` must be initialized and keeps its values; otherwise every element
+/// of the `m x n` block is written. `split` lets large products spread their rows over threads.
+/// Bounds are checked here, so callers stay safe.
 #[allow(clippy::too_many_arguments)]
 fn gemm_into<T: Float>(
     m: usize,
     n: usize,
     k: usize,
-    dst: &mut [T],
+    dst: &mut [MaybeUninit<T>],
     dst_rs: usize,
     accumulate: bool,
     lhs: Mat<'_, T>,
     rhs: Mat<'_, T>,
-    par: Parallelism,
+    split: bool,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -198,23 +246,38 @@ fn gemm_into<T: Float>(
     if k == 0 {
         if !accumulate {
             for r in 0..m {
-                dst[r * dst_rs..r * dst_rs + n].fill(T::ZERO);
+                for d in &mut dst[r * dst_rs..r * dst_rs + n] {
+                    d.write(T::ZERO);
+                }
             }
         }
         return;
+    }
+    let threads = rayon::current_num_threads();
+    if split && threads > 1 && m >= 2 * threads && m * n * k >= SPLIT_MACS {
+        let rows = m.div_ceil(threads);
+        let used = (m - 1) * dst_rs + n;
+        return dst[..used]
+            .par_chunks_mut(rows * dst_rs)
+            .enumerate()
+            .for_each(|(i, d)| {
+                let r = (m - i * rows).min(rows);
+                gemm_into(r, n, k, d, dst_rs, accumulate, lhs.rows(i * rows), rhs, false);
+            });
     }
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(last(m, n, dst_rs, 1) < dst.len(), "gemm_into: dst too small");
     assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_into: lhs too small");
     assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_into: rhs too small");
-    // SAFETY: the asserts above keep every index the product touches inside the three slices,
-    // and `dst` is borrowed mutably, so it aliases neither operand.
+    // SAFETY: the asserts above keep every index the product touches inside the three slices;
+    // `dst` is borrowed mutably, so it aliases neither operand; gemm reads `dst` only when
+    // `accumulate` is set, which requires it initialized, and otherwise writes all of it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr() as *mut T,
             1,
             dst_rs as isize,
             accumulate,
@@ -229,23 +292,19 @@ fn gemm_into<T: Float>(
             false,
             false,
             false,
-            par,
+            Parallelism::None,
         );
     }
 }
 
-/// How a kernel spreads its work: split the batch over threads (each gemm single-threaded)
-/// when there are enough samples and enough work, else run samples in order and let gemm
-/// thread each product when it is large.
-fn plan(g: &ConvGeom) -> (usize, Parallelism) {
+/// Split the batch over threads (one contiguous chunk each) when there are enough samples and
+/// enough work; 1 means run in order (and let each product split its rows instead).
+fn batch_chunks(g: &ConvGeom) -> usize {
     let threads = rayon::current_num_threads();
-    let total = g.macs_per_sample() * g.n;
-    if threads > 1 && g.n >= 2 && total >= 1 << 17 {
-        (threads.min(g.n), Parallelism::None)
-    } else if g.macs_per_sample() / g.groups >= 1 << 17 {
-        (1, Parallelism::Rayon(threads))
+    if threads > 1 && g.n >= 2 && g.macs_per_sample() * g.n >= 1 << 17 {
+        threads.min(g.n)
     } else {
-        (1, Parallelism::None)
+        1
     }
 }
 
@@ -263,28 +322,27 @@ fn batch_ranges(n: usize, chunks: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Run `f(samples, out_chunk, par)` over the batch, each chunk writing its samples' slice of
-/// `out` (`per_sample` elements per sample).
-fn over_batch<T: Float>(
+/// Run `f(samples, out_chunk, split)` over the batch, each chunk writing its samples' slice of
+/// `out` (`per_sample` elements per sample); `split` says whether products may use threads.
+fn over_batch<U: Send>(
     g: &ConvGeom,
-    out: &mut [T],
+    out: &mut [U],
     per_sample: usize,
-    f: impl Fn(Range<usize>, &mut [T], Parallelism) + Sync,
+    f: impl Fn(Range<usize>, &mut [U], bool) + Sync,
 ) {
-    let (chunks, par) = plan(g);
+    let chunks = batch_chunks(g);
     if chunks <= 1 {
-        f(0..g.n, out, par);
+        f(0..g.n, out, true);
         return;
     }
-    let ranges = batch_ranges(g.n, chunks);
-    let mut parts: Vec<(Range<usize>, &mut [T])> = Vec::with_capacity(chunks);
+    let mut parts: Vec<(Range<usize>, &mut [U])> = Vec::with_capacity(chunks);
     let mut rest = out;
-    for r in ranges {
+    for r in batch_ranges(g.n, chunks) {
         let (head, tail) = rest.split_at_mut(r.len() * per_sample);
         parts.push((r, head));
         rest = tail;
     }
-    parts.into_par_iter().for_each(|(r, o)| f(r, o, Parallelism::None));
+    parts.into_par_iter().for_each(|(r, o)| f(r, o, false));
 }
 
 /// Scratch for one im2col matrix (empty when the input is used in place).
@@ -296,36 +354,57 @@ fn scratch<T: Float>(g: &ConvGeom) -> Vec<T> {
     }
 }
 
+/// Fill possibly-uninitialized slots with zeros and view them as initialized.
+fn zeroed<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [T] {
+    for d in s.iter_mut() {
+        d.write(T::ZERO);
+    }
+    // SAFETY: every slot was just initialized, and `MaybeUninit<T>` has the layout of `T`.
+    unsafe { &mut *(s as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
+/// A Vec of `n` elements whose every slot `write` initializes.
+fn filled<T>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    write(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: the callers' kernels write every one of the n slots (documented at each call).
+    unsafe { v.set_len(n) };
+    v
+}
+
 /// `y = conv2d(x, w) + bias`: x `[N, C_in, H, W]`, w `[C_out, C_in/groups, kH, kW]`,
 /// y `[N, C_out, OH, OW]`, all contiguous.
 pub fn conv2d_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
     let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
-    let mut y = vec![T::ZERO; g.n * g.out_sample()];
-    over_batch(g, &mut y, g.out_sample(), |samples, out, par| {
-        let mut cols = scratch::<T>(g);
-        for (i, s) in samples.enumerate() {
-            let xs = &x[s * g.in_sample()..(s + 1) * g.in_sample()];
-            let ys = &mut out[i * g.out_sample()..(i + 1) * g.out_sample()];
-            for grp in 0..g.groups {
-                let xg = &xs[grp * cin_g * g.h * g.w..(grp + 1) * cin_g * g.h * g.w];
-                let rhs = if g.is_pointwise() {
-                    xg
-                } else {
-                    im2col(xg, g, &mut cols);
-                    &cols
-                };
-                let yg = &mut ys[grp * cout_g * p..(grp + 1) * cout_g * p];
-                if let Some(b) = bias {
-                    for (row, &bv) in yg.chunks_exact_mut(p).zip(&b[grp * cout_g..(grp + 1) * cout_g]) {
-                        row.fill(bv);
+    // every output element is written: by gemm, or by the bias fill that gemm then adds to
+    filled(g.n * g.out_sample(), |y| {
+        over_batch(g, y, g.out_sample(), |samples, out, split| {
+            let mut cols = scratch::<T>(g);
+            for (i, s) in samples.enumerate() {
+                let xs = &x[s * g.in_sample()..(s + 1) * g.in_sample()];
+                let ys = &mut out[i * g.out_sample()..(i + 1) * g.out_sample()];
+                for grp in 0..g.groups {
+                    let xg = &xs[grp * cin_g * g.h * g.w..(grp + 1) * cin_g * g.h * g.w];
+                    let rhs = if g.is_pointwise() {
+                        xg
+                    } else {
+                        im2col(xg, g, &mut cols);
+                        &cols
+                    };
+                    let yg = &mut ys[grp * cout_g * p..(grp + 1) * cout_g * p];
+                    if let Some(b) = bias {
+                        for (row, &bv) in yg.chunks_exact_mut(p).zip(&b[grp * cout_g..(grp + 1) * cout_g]) {
+                            row.iter_mut().for_each(|d| {
+                                d.write(bv);
+                            });
+                        }
                     }
+                    let wg = mat(&w[grp * cout_g * k..(grp + 1) * cout_g * k], k, 1);
+                    gemm_into(cout_g, p, k, yg, p, bias.is_some(), wg, mat(rhs, p, 1), split);
                 }
-                let wg = &w[grp * cout_g * k..(grp + 1) * cout_g * k];
-                gemm_into(cout_g, p, k, yg, p, bias.is_some(), mat(wg, k, 1), mat(rhs, p, 1), par);
             }
-        }
-    });
-    y
+        })
+    })
 }
 
 /// The gradient of `conv2d_forward` with respect to its input: `gx = conv2d^T(gy, w)`
@@ -333,37 +412,41 @@ pub fn conv2d_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGe
 pub fn conv2d_backward_input<T: Float>(gy: &[T], w: &[T], g: &ConvGeom) -> Vec<T> {
     let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
     let in_g = cin_g * g.h * g.w;
-    let mut gx = vec![T::ZERO; g.n * g.in_sample()];
-    over_batch(g, &mut gx, g.in_sample(), |samples, out, par| {
-        let mut cols = scratch::<T>(g);
-        for (i, s) in samples.enumerate() {
-            let gys = &gy[s * g.out_sample()..(s + 1) * g.out_sample()];
-            let gxs = &mut out[i * g.in_sample()..(i + 1) * g.in_sample()];
-            for grp in 0..g.groups {
-                let gyg = mat(&gys[grp * cout_g * p..(grp + 1) * cout_g * p], p, 1);
-                // w_g^T: [k, cout_g] read in place from the row-major [cout_g, k] block
-                let wt = mat(&w[grp * cout_g * k..(grp + 1) * cout_g * k], 1, k);
-                let gxg = &mut gxs[grp * in_g..(grp + 1) * in_g];
-                if g.is_pointwise() {
-                    gemm_into(k, p, cout_g, gxg, p, false, wt, gyg, par);
-                } else {
-                    gemm_into(k, p, cout_g, &mut cols, p, false, wt, gyg, par);
-                    col2im(&cols, g, gxg);
+    // every element is written: by gemm (pointwise) or by the zero fill before col2im
+    filled(g.n * g.in_sample(), |gx| {
+        over_batch(g, gx, g.in_sample(), |samples, out, split| {
+            let mut cols = scratch::<T>(g);
+            for (i, s) in samples.enumerate() {
+                let gys = &gy[s * g.out_sample()..(s + 1) * g.out_sample()];
+                let gxs = &mut out[i * g.in_sample()..(i + 1) * g.in_sample()];
+                for grp in 0..g.groups {
+                    let gyg = mat(&gys[grp * cout_g * p..(grp + 1) * cout_g * p], p, 1);
+                    // w_g^T: [k, cout_g] read in place from the row-major [cout_g, k] block
+                    let wt = mat(&w[grp * cout_g * k..(grp + 1) * cout_g * k], 1, k);
+                    let gxg = &mut gxs[grp * in_g..(grp + 1) * in_g];
+                    if g.is_pointwise() {
+                        gemm_into(k, p, cout_g, gxg, p, false, wt, gyg, split);
+                    } else {
+                        gemm_into(k, p, cout_g, as_uninit(&mut cols), p, false, wt, gyg, split);
+                        col2im(&cols, g, zeroed(gxg));
+                    }
                 }
             }
-        }
-    });
-    gx
+        })
+    })
 }
 
-/// The gradient of `conv2d_forward` with respect to its weight: `gw = sum_n gy_n @ im2col(x_n)^T`.
-/// Each thread accumulates its samples into its own buffer; the buffers are summed at the end.
-pub fn conv2d_backward_weight<T: Float>(gy: &[T], x: &[T], g: &ConvGeom) -> Vec<T> {
+/// The gradient of `conv2d_forward` with respect to its weight, `gw = sum_n gy_n @ im2col(x_n)^T`
+/// (`[C_out, C_in/groups * kH * kW]`), followed, when `with_bias`, by the per-channel sums of
+/// `gy` (the bias gradient, summed while each sample is in cache). Each thread accumulates its
+/// samples into its own buffer; the buffers are summed at the end.
+pub fn conv2d_backward_weight<T: Float>(gy: &[T], x: &[T], g: &ConvGeom, with_bias: bool) -> Vec<T> {
     let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
     let in_g = cin_g * g.h * g.w;
-    let (chunks, par) = plan(g);
-    let chunk = |samples: Range<usize>, par: Parallelism| -> Vec<T> {
-        let mut gw = vec![T::ZERO; g.c_out * k];
+    let len = g.c_out * k + if with_bias { g.c_out } else { 0 };
+    let chunk = |samples: Range<usize>, split: bool| -> Vec<T> {
+        let mut acc = vec![T::ZERO; len];
+        let (gw, gb) = acc.split_at_mut(g.c_out * k);
         let mut cols = scratch::<T>(g);
         for s in samples {
             let gys = &gy[s * g.out_sample()..(s + 1) * g.out_sample()];
@@ -377,40 +460,75 @@ pub fn conv2d_backward_weight<T: Float>(gy: &[T], x: &[T], g: &ConvGeom) -> Vec<
                     &cols
                 };
                 let gyg = mat(&gys[grp * cout_g * p..(grp + 1) * cout_g * p], p, 1);
-                let gwg = &mut gw[grp * cout_g * k..(grp + 1) * cout_g * k];
+                let gwg = as_uninit(&mut gw[grp * cout_g * k..(grp + 1) * cout_g * k]);
                 // cols^T: [p, k] read in place from the row-major [k, p] matrix
-                gemm_into(cout_g, k, p, gwg, k, true, gyg, mat(rhs, 1, p), par);
+                gemm_into(cout_g, k, p, gwg, k, true, gyg, mat(rhs, 1, p), split);
+            }
+            if with_bias && p > 0 {
+                for (b, row) in gb.iter_mut().zip(gys.chunks_exact(p)) {
+                    *b = *b + sum(row);
+                }
             }
         }
-        gw
+        acc
     };
+    let chunks = batch_chunks(g);
     if chunks <= 1 {
-        return chunk(0..g.n, par);
+        return chunk(0..g.n, true);
     }
     batch_ranges(g.n, chunks)
         .into_par_iter()
-        .map(|r| chunk(r, Parallelism::None))
+        .map(|r| chunk(r, false))
         .reduce_with(|mut a, b| {
             for (x, y) in a.iter_mut().zip(&b) {
                 *x = *x + *y;
             }
             a
         })
-        .unwrap_or_else(|| vec![T::ZERO; g.c_out * k])
+        .unwrap_or_else(|| vec![T::ZERO; len])
+}
+
+/// The sum of a slice, in 16 interleaved partial sums (so it vectorizes).
+fn sum<T: Float>(v: &[T]) -> T {
+    let mut acc = [T::ZERO; 16];
+    let mut it = v.chunks_exact(16);
+    for c in &mut it {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = *a + x;
+        }
+    }
+    let tail = it.remainder().iter().fold(T::ZERO, |a, &x| a + x);
+    acc.iter().fold(tail, |a, &x| a + x)
 }
 
 /// Per-channel sums of `gy` `[N, C, P]`: the gradient of a conv bias.
 pub fn channel_sums<T: Float>(gy: &[T], n: usize, c: usize, p: usize) -> Vec<T> {
-    let mut out = vec![T::ZERO; c];
-    if p == 0 {
-        return out;
-    }
-    for sample in gy.chunks_exact(c * p).take(n) {
-        for (o, plane) in out.iter_mut().zip(sample.chunks_exact(p)) {
-            *o = plane.iter().fold(*o, |acc, &v| acc + v);
+    let part = |samples: Range<usize>| {
+        let mut out = vec![T::ZERO; c];
+        for s in samples {
+            for (o, plane) in out
+                .iter_mut()
+                .zip(gy[s * c * p..(s + 1) * c * p].chunks_exact(p.max(1)))
+            {
+                *o = *o + sum(plane);
+            }
         }
+        out
+    };
+    let threads = rayon::current_num_threads();
+    if threads < 2 || n < 2 || n * c * p < super::PAR_THRESHOLD {
+        return part(0..n);
     }
-    out
+    batch_ranges(n, threads.min(n))
+        .into_par_iter()
+        .map(part)
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x = *x + *y;
+            }
+            a
+        })
+        .unwrap_or_else(|| vec![T::ZERO; c])
 }
 
 #[cfg(test)]

@@ -5,35 +5,99 @@
 use super::{PAR_CHUNK, PAR_THRESHOLD};
 use crate::cpu::math::Float;
 use rayon::prelude::*;
+use std::hint::select_unpredictable;
+use std::mem::MaybeUninit;
 
-/// Run `f(plane, src, dst)` for each of `planes` planes (`src_len` / `dst_len` elements each),
-/// with `dst` starting as `init`; in parallel by groups of planes when the data is large.
-pub fn for_each_plane<T: Sync, U: Send + Sync + Copy>(
+/// Run `f(plane, src, dst)` for each of `planes` planes (`src_len` / `dst_len` elements each);
+/// `f` must write every element of `dst`. Runs in parallel by groups of planes when the data
+/// is large, and allocates the output without a separate zero-fill pass.
+pub fn map_planes<T: Sync, U: Send>(
     src: &[T],
     planes: usize,
     src_len: usize,
     dst_len: usize,
-    init: U,
-    f: impl Fn(usize, &[T], &mut [U]) + Sync,
+    f: impl Fn(usize, &[T], &mut [MaybeUninit<U>]) + Sync,
 ) -> Vec<U> {
-    let mut dst = vec![init; planes * dst_len];
-    if dst.is_empty() {
+    let n = planes * dst_len;
+    let mut dst: Vec<U> = Vec::with_capacity(n);
+    if n == 0 {
         return dst;
     }
-    let work = planes * (src_len + dst_len);
     let per_chunk = (PAR_CHUNK / (src_len + dst_len).max(1)).max(1);
-    let body = |(ci, d): (usize, &mut [U])| {
+    let body = |(ci, d): (usize, &mut [MaybeUninit<U>])| {
         for (j, dp) in d.chunks_exact_mut(dst_len).enumerate() {
             let p = ci * per_chunk + j;
             f(p, &src[p * src_len..(p + 1) * src_len], dp);
         }
     };
-    if work >= PAR_THRESHOLD && planes > 1 {
-        dst.par_chunks_mut(per_chunk * dst_len).enumerate().for_each(body);
+    let spare = &mut dst.spare_capacity_mut()[..n];
+    if planes * (src_len + dst_len) >= PAR_THRESHOLD && planes > 1 {
+        spare.par_chunks_mut(per_chunk * dst_len).enumerate().for_each(body);
     } else {
-        dst.chunks_mut(per_chunk * dst_len).enumerate().for_each(body);
+        spare.chunks_mut(per_chunk * dst_len).enumerate().for_each(body);
     }
+    // SAFETY: `f` writes every element of every plane (its contract), and the planes cover 0..n.
+    unsafe { dst.set_len(n) };
     dst
+}
+
+/// `map_planes` with two outputs per plane (`f` must write every element of both).
+pub fn map_planes2<T: Sync, U: Send, V: Send>(
+    src: &[T],
+    planes: usize,
+    src_len: usize,
+    dst_len: usize,
+    f: impl Fn(&[T], &mut [MaybeUninit<U>], &mut [MaybeUninit<V>]) + Sync,
+) -> (Vec<U>, Vec<V>) {
+    let n = planes * dst_len;
+    let (mut us, mut vs): (Vec<U>, Vec<V>) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    if n == 0 {
+        return (us, vs);
+    }
+    let per_chunk = (PAR_CHUNK / (src_len + dst_len).max(1)).max(1);
+    type Slots<'a, U, V> = (&'a mut [MaybeUninit<U>], &'a mut [MaybeUninit<V>]);
+    let body = |(ci, (u, v)): (usize, Slots<'_, U, V>)| {
+        for (j, (up, vp)) in u.chunks_exact_mut(dst_len).zip(v.chunks_exact_mut(dst_len)).enumerate() {
+            let p = ci * per_chunk + j;
+            f(&src[p * src_len..(p + 1) * src_len], up, vp);
+        }
+    };
+    let (su, sv) = (&mut us.spare_capacity_mut()[..n], &mut vs.spare_capacity_mut()[..n]);
+    if planes * (src_len + dst_len) >= PAR_THRESHOLD && planes > 1 {
+        su.par_chunks_mut(per_chunk * dst_len)
+            .zip(sv.par_chunks_mut(per_chunk * dst_len))
+            .enumerate()
+            .for_each(body);
+    } else {
+        su.chunks_mut(per_chunk * dst_len)
+            .zip(sv.chunks_mut(per_chunk * dst_len))
+            .enumerate()
+            .for_each(body);
+    }
+    // SAFETY: `f` writes every element of both outputs of every plane (its contract).
+    unsafe {
+        us.set_len(n);
+        vs.set_len(n);
+    }
+    (us, vs)
+}
+
+/// `map_planes` for kernels that accumulate: each output plane starts as zeros (filled just
+/// before `f` runs on it, while it is in cache).
+pub fn for_each_plane<T: Sync, U: Float>(
+    src: &[T],
+    planes: usize,
+    src_len: usize,
+    dst_len: usize,
+    f: impl Fn(usize, &[T], &mut [U]) + Sync,
+) -> Vec<U> {
+    map_planes(src, planes, src_len, dst_len, |p, s, d| {
+        for v in d.iter_mut() {
+            v.write(U::ZERO);
+        }
+        // SAFETY: every element was just initialized; `MaybeUninit<U>` has the layout of `U`.
+        f(p, s, unsafe { &mut *(d as *mut [MaybeUninit<U>] as *mut [U]) })
+    })
 }
 
 /// A pooling window: kernel, stride, padding and dilation over an input of `in_hw`, giving
@@ -68,7 +132,9 @@ impl Window {
         (first, count, d)
     }
 
-    fn is_2x2(&self) -> bool {
+    /// A 2x2 window with stride 2 and no padding or dilation, entirely inside the input:
+    /// the common pooling layer, with fast paths.
+    pub fn is_2x2(&self) -> bool {
         self.kernel == [2, 2]
             && self.stride == [2, 2]
             && self.pad == [0, 0]
@@ -85,37 +151,62 @@ fn better<T: Float>(v: T, best: T) -> bool {
     v > best || v.is_nan()
 }
 
+/// The maximum of one 2x2 window (`a*` the top row, `b*` the bottom one) and its offset in
+/// window order (0..4), by PyTorch's rule; written as selects, so loops over windows vectorize
+/// (measured: explicit `select_unpredictable` here defeats the vectorizer and runs slower).
+#[inline(always)]
+fn max_2x2<T: Float>(a0: T, a1: T, b0: T, b1: T) -> (T, u8) {
+    let (v, o) = (a0, 0u8);
+    let c = better(a1, v);
+    let (v, o) = (if c { a1 } else { v }, if c { 1 } else { o });
+    let c = better(b0, v);
+    let (v, o) = (if c { b0 } else { v }, if c { 2 } else { o });
+    let c = better(b1, v);
+    (if c { b1 } else { v }, if c { 3 } else { o })
+}
+
+/// Max pooling with 2x2 windows of stride 2 (`Window::is_2x2`), keeping only each maximum's
+/// offset in its window (0..4) instead of a flat i64 index: a quarter of a value's bytes to
+/// write and read back in the backward pass.
+pub fn max_pool2d_2x2<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>, Vec<u8>) {
+    debug_assert!(win.is_2x2());
+    let ([h, w], [oh, ow]) = (win.in_hw, win.out_hw);
+    map_planes2(x, planes, h * w, oh * ow, |xp, vp, op| {
+        for (oy, (vr, or)) in vp.chunks_exact_mut(ow).zip(op.chunks_exact_mut(ow)).enumerate() {
+            // exact-length slices let the compiler drop the bounds checks and vectorize
+            let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+            let (vr, or) = (&mut vr[..ow], &mut or[..ow]);
+            for j in 0..ow {
+                let (v, o) = max_2x2(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
+                vr[j].write(v);
+                or[j].write(o);
+            }
+        }
+    })
+}
+
 /// Max pooling of one plane: the maximum of each window and its flat index `ih * W + iw`.
-fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [T], idx: &mut [i64]) {
+fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [MaybeUninit<T>], idx: &mut [MaybeUninit<i64>]) {
     let [_, w] = win.in_hw;
     let ow = win.out_hw[1];
     let neg_inf = T::c(f64::NEG_INFINITY);
     if win.is_2x2() {
         for (oy, (vr, ir)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
-            let (r0, r1) = (&x[2 * oy * w..(2 * oy + 1) * w], &x[(2 * oy + 1) * w..(2 * oy + 2) * w]);
-            let base = (2 * oy * w) as i64;
-            for (ox, (v, i)) in vr.iter_mut().zip(ir.iter_mut()).enumerate() {
-                let c = 2 * ox;
-                let (mut bv, mut bi) = (r0[c], c as i64);
-                if better(r0[c + 1], bv) {
-                    (bv, bi) = (r0[c + 1], c as i64 + 1);
-                }
-                if better(r1[c], bv) {
-                    (bv, bi) = (r1[c], (c + w) as i64);
-                }
-                if better(r1[c + 1], bv) {
-                    (bv, bi) = (r1[c + 1], (c + w) as i64 + 1);
-                }
-                *v = bv;
-                *i = base + bi;
+            let (r0, r1) = (&x[2 * oy * w..][..2 * ow], &x[(2 * oy + 1) * w..][..2 * ow]);
+            let (base, wi) = ((2 * oy * w) as i64, w as i64);
+            let (vr, ir) = (&mut vr[..ow], &mut ir[..ow]);
+            for j in 0..ow {
+                let (v, o) = max_2x2(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
+                vr[j].write(v);
+                ir[j].write(base + 2 * j as i64 + i64::from(o & 1) + i64::from(o >> 1) * wi);
             }
         }
         return;
     }
-    for oy in 0..win.out_hw[0] {
-        let (y0, ny, dy) = win.taps(0, oy);
-        for ox in 0..ow {
-            let (x0, nx, dx) = win.taps(1, ox);
+    // the taps of every row and column window, computed once (they cost divisions)
+    let [rows, cols] = [0, 1].map(|a| (0..win.out_hw[a]).map(|o| win.taps(a, o)).collect::<Vec<_>>());
+    for (oy, &(y0, ny, dy)) in rows.iter().enumerate() {
+        for (ox, &(x0, nx, dx)) in cols.iter().enumerate() {
             let (mut bv, mut bi) = (neg_inf, (y0 * w + x0) as i64);
             for iy in (0..ny).map(|t| y0 + t * dy) {
                 for ix in (0..nx).map(|t| x0 + t * dx) {
@@ -125,8 +216,8 @@ fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [T], idx: &mut [i64]) {
                     }
                 }
             }
-            vals[oy * ow + ox] = bv;
-            idx[oy * ow + ox] = bi;
+            vals[oy * ow + ox].write(bv);
+            idx[oy * ow + ox].write(bi);
         }
     }
 }
@@ -134,42 +225,81 @@ fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [T], idx: &mut [i64]) {
 /// Max pooling of `planes` contiguous planes: (values, flat indices into each input plane).
 pub fn max_pool2d<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>, Vec<i64>) {
     let (src_len, dst_len) = (win.in_hw[0] * win.in_hw[1], win.out_hw[0] * win.out_hw[1]);
-    let mut vals = vec![T::ZERO; planes * dst_len];
-    let mut idx = vec![0i64; planes * dst_len];
-    if vals.is_empty() {
-        return (vals, idx);
-    }
-    let per_chunk = (PAR_CHUNK / (src_len + dst_len).max(1)).max(1);
-    let body = |(ci, (v, i)): (usize, (&mut [T], &mut [i64]))| {
-        for (j, (vp, ip)) in v.chunks_exact_mut(dst_len).zip(i.chunks_exact_mut(dst_len)).enumerate() {
-            let p = ci * per_chunk + j;
-            max_plane(&x[p * src_len..(p + 1) * src_len], win, vp, ip);
+    map_planes2(x, planes, src_len, dst_len, |xp, vp, ip| max_plane(xp, win, vp, ip))
+}
+
+/// The gradient of a 2x2, stride-2 max pool (`Window::is_2x2`) from window offsets: windows
+/// do not overlap, so each input element is written exactly once (the maximum gets `gy`, the
+/// rest of its window and the uncovered last row / column get zero), with no zero-fill pass.
+pub fn scatter_2x2<T: Float>(gy: &[T], offs: &[u8], planes: usize, win: &Window) -> Vec<T> {
+    let ([h, w], [oh, ow]) = (win.in_hw, win.out_hw);
+    map_planes(gy, planes, oh * ow, h * w, |p, gp, dst| {
+        let op = &offs[p * oh * ow..(p + 1) * oh * ow];
+        for oy in 0..oh {
+            let (d0, d1) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
+            let (g, o) = (&gp[oy * ow..(oy + 1) * ow], &op[oy * ow..(oy + 1) * ow]);
+            let (e0, e1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
+            for j in 0..ow {
+                let pick = |want: u8| select_unpredictable(o[j] == want, g[j], T::ZERO);
+                e0[2 * j].write(pick(0));
+                e0[2 * j + 1].write(pick(1));
+                e1[2 * j].write(pick(2));
+                e1[2 * j + 1].write(pick(3));
+            }
+            for d in d0[2 * ow..].iter_mut().chain(d1[2 * ow..].iter_mut()) {
+                d.write(T::ZERO);
+            }
         }
-    };
-    if planes * (src_len + dst_len) >= PAR_THRESHOLD && planes > 1 {
-        vals.par_chunks_mut(per_chunk * dst_len)
-            .zip(idx.par_chunks_mut(per_chunk * dst_len))
-            .enumerate()
-            .for_each(body);
-    } else {
-        vals.chunks_mut(per_chunk * dst_len)
-            .zip(idx.chunks_mut(per_chunk * dst_len))
-            .enumerate()
-            .for_each(body);
-    }
-    (vals, idx)
+        for d in &mut dst[2 * oh * w..] {
+            d.write(T::ZERO);
+        }
+    })
+}
+
+/// The adjoint of `scatter_2x2`: each output reads its window's element at the saved offset.
+pub fn gather_2x2<T: Float>(x: &[T], offs: &[u8], planes: usize, win: &Window) -> Vec<T> {
+    let ([h, w], [oh, ow]) = (win.in_hw, win.out_hw);
+    map_planes(x, planes, h * w, oh * ow, |p, xp, yp| {
+        let op = &offs[p * oh * ow..(p + 1) * oh * ow];
+        for (i, (y, &o)) in yp.iter_mut().zip(op).enumerate() {
+            let (oy, ox) = (i / ow, i % ow);
+            y.write(xp[(2 * oy + usize::from(o >> 1)) * w + 2 * ox + usize::from(o & 1)]);
+        }
+    })
+}
+
+/// Window offsets (0..4) of flat 2x2 max-pool indices; anything else (indices changed by
+/// hand) becomes 4, which selects no element.
+pub fn offsets_2x2(idx: &[i64], planes: usize, win: &Window) -> Vec<u8> {
+    let ([_, w], [oh, ow]) = (win.in_hw, win.out_hw);
+    map_planes(idx, planes, oh * ow, oh * ow, |_, ip, op| {
+        for (i, (o, &v)) in op.iter_mut().zip(ip).enumerate() {
+            let (oy, ox) = (i / ow, i % ow);
+            let rel = v - (2 * oy * w + 2 * ox) as i64;
+            let wi = w as i64;
+            o.write(match rel {
+                0 => 0,
+                1 => 1,
+                r if r == wi => 2,
+                r if r == wi + 1 => 3,
+                _ => 4,
+            });
+        }
+    })
 }
 
 /// `y[p, i] = x[p, idx[p, i]]`: gather each output plane from its input plane by flat indices
 /// (the gradient of a max-pool gradient). Out-of-range indices read zero.
 pub fn gather_planes<T: Float>(x: &[T], idx: &[i64], planes: usize, src_len: usize, dst_len: usize) -> Vec<T> {
-    for_each_plane(x, planes, src_len, dst_len, T::ZERO, |p, xp, yp| {
+    map_planes(x, planes, src_len, dst_len, |p, xp, yp| {
         for (y, &i) in yp.iter_mut().zip(&idx[p * dst_len..(p + 1) * dst_len]) {
-            *y = usize::try_from(i)
-                .ok()
-                .and_then(|i| xp.get(i))
-                .copied()
-                .unwrap_or(T::ZERO);
+            y.write(
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| xp.get(i))
+                    .copied()
+                    .unwrap_or(T::ZERO),
+            );
         }
     })
 }
@@ -177,7 +307,7 @@ pub fn gather_planes<T: Float>(x: &[T], idx: &[i64], planes: usize, src_len: usi
 /// `gx[p, idx[p, i]] += gy[p, i]`: the adjoint of `gather_planes` (the max-pool gradient).
 /// Out-of-range indices are skipped.
 pub fn scatter_planes<T: Float>(gy: &[T], idx: &[i64], planes: usize, src_len: usize, dst_len: usize) -> Vec<T> {
-    for_each_plane(gy, planes, src_len, dst_len, T::ZERO, |p, gp, xp| {
+    for_each_plane(gy, planes, src_len, dst_len, |p, gp, xp| {
         for (&g, &i) in gp.iter().zip(&idx[p * src_len..(p + 1) * src_len]) {
             if let Some(d) = usize::try_from(i).ok().and_then(|i| xp.get_mut(i)) {
                 *d = *d + g;
@@ -346,6 +476,28 @@ mod tests {
         assert_eq!(adaptive_bins(5, 3), vec![(0, 2), (1, 4), (3, 5)]);
         assert_eq!(adaptive_bins(4, 2), vec![(0, 2), (2, 4)]);
         assert_eq!(adaptive_bins(2, 4), vec![(0, 1), (0, 1), (1, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn two_by_two_scatter_matches_general_scatter() {
+        // odd sizes leave a last row and column outside every window
+        let x: Vec<f64> = (0..70).map(|i| ((i * 37) % 23) as f64 - 11.0).collect();
+        let win = Window {
+            in_hw: [7, 5],
+            out_hw: [3, 2],
+            kernel: [2, 2],
+            stride: [2, 2],
+            pad: [0, 0],
+            dilation: [1, 1],
+        };
+        assert!(win.is_2x2());
+        let (vals, idx) = max_pool2d(&x, 2, &win);
+        let (vals2, offs) = max_pool2d_2x2(&x, 2, &win);
+        assert_eq!(vals, vals2);
+        assert_eq!(offsets_2x2(&idx, 2, &win), offs);
+        let g: Vec<f64> = (0..12).map(|i| i as f64 + 0.5).collect();
+        assert_eq!(scatter_2x2(&g, &offs, 2, &win), scatter_planes(&g, &idx, 2, 6, 35));
+        assert_eq!(gather_2x2(&x, &offs, 2, &win), gather_planes(&x, &idx, 2, 35, 6));
     }
 
     #[test]

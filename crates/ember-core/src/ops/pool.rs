@@ -14,6 +14,7 @@ use crate::error::{arg_err, dtype_err, shape_err, Error, Result};
 use crate::ops::conv::{run_float, FloatKernel};
 use crate::storage::{CpuStorage, StorageElem};
 use crate::tensor::Tensor;
+use std::sync::Arc;
 
 /// A linear map applied independently to every `[H, W]` plane (the last two dims), declared
 /// with its adjoint.
@@ -96,8 +97,8 @@ struct IndexMap {
     /// i64, contiguous, shaped like the pooled output.
     indices: Tensor,
     version: u64,
-    in_hw: [usize; 2],
-    out_hw: [usize; 2],
+    /// The pooling window that produced the indices (for the 2x2 fast path).
+    win: Window,
 }
 
 impl IndexMap {
@@ -112,17 +113,21 @@ impl PlaneMap for IndexMap {
     const NAME: &'static str = "max_pool2d_gather";
     const ADJOINT_NAME: &'static str = "max_pool2d_backward";
     fn in_hw(&self) -> [usize; 2] {
-        self.in_hw
+        self.win.in_hw
     }
     fn out_hw(&self) -> [usize; 2] {
-        self.out_hw
+        self.win.out_hw
     }
     fn forward<T: Float + StorageElem>(&self, x: &[T], planes: usize) -> Vec<T> {
-        let (src, dst) = (self.in_hw[0] * self.in_hw[1], self.out_hw[0] * self.out_hw[1]);
+        let [src, dst] = [self.win.in_hw, self.win.out_hw].map(|s| s[0] * s[1]);
         self.with_indices(|idx| pool_kernels::gather_planes(x, idx, planes, src, dst))
     }
     fn adjoint<T: Float + StorageElem>(&self, y: &[T], planes: usize) -> Vec<T> {
-        let (src, dst) = (self.out_hw[0] * self.out_hw[1], self.in_hw[0] * self.in_hw[1]);
+        let [dst, src] = [self.win.in_hw, self.win.out_hw].map(|s| s[0] * s[1]);
+        if self.win.is_2x2() {
+            let offs = self.with_indices(|idx| pool_kernels::offsets_2x2(idx, planes, &self.win));
+            return pool_kernels::scatter_2x2(y, &offs, planes, &self.win);
+        }
         self.with_indices(|idx| pool_kernels::scatter_planes(y, idx, planes, src, dst))
     }
     fn check(&self) -> Result<()> {
@@ -133,6 +138,31 @@ impl PlaneMap for IndexMap {
             )));
         }
         Ok(())
+    }
+}
+
+/// `IndexMap` for 2x2 windows of stride 2, holding each maximum's offset in its window (one
+/// byte) instead of a flat i64 index; `max_pool2d_simple` uses it, as its indices stay internal.
+#[derive(Clone)]
+struct OffsetMap {
+    offsets: Arc<Vec<u8>>,
+    win: Window,
+}
+
+impl PlaneMap for OffsetMap {
+    const NAME: &'static str = "max_pool2d_gather";
+    const ADJOINT_NAME: &'static str = "max_pool2d_backward";
+    fn in_hw(&self) -> [usize; 2] {
+        self.win.in_hw
+    }
+    fn out_hw(&self) -> [usize; 2] {
+        self.win.out_hw
+    }
+    fn forward<T: Float + StorageElem>(&self, x: &[T], planes: usize) -> Vec<T> {
+        pool_kernels::gather_2x2(x, &self.offsets, planes, &self.win)
+    }
+    fn adjoint<T: Float + StorageElem>(&self, y: &[T], planes: usize) -> Vec<T> {
+        pool_kernels::scatter_2x2(y, &self.offsets, planes, &self.win)
     }
 }
 
@@ -150,11 +180,11 @@ impl PlaneMap for AvgMap {
     }
     fn forward<T: Float + StorageElem>(&self, x: &[T], planes: usize) -> Vec<T> {
         let [i, o] = [self.0.in_hw, self.0.out_hw].map(|s| s[0] * s[1]);
-        pool_kernels::for_each_plane(x, planes, i, o, T::ZERO, |_, x, y| self.0.forward(x, y))
+        pool_kernels::for_each_plane(x, planes, i, o, |_, x, y| self.0.forward(x, y))
     }
     fn adjoint<T: Float + StorageElem>(&self, y: &[T], planes: usize) -> Vec<T> {
         let [i, o] = [self.0.in_hw, self.0.out_hw].map(|s| s[0] * s[1]);
-        pool_kernels::for_each_plane(y, planes, o, i, T::ZERO, |_, y, x| self.0.adjoint(y, x))
+        pool_kernels::for_each_plane(y, planes, o, i, |_, y, x| self.0.adjoint(y, x))
     }
 }
 
@@ -177,7 +207,7 @@ impl PlaneMap for AdaptiveAvgMap {
         let rows = pool_kernels::adaptive_bins(self.in_hw[0], self.out_hw[0]);
         let cols = pool_kernels::adaptive_bins(self.in_hw[1], self.out_hw[1]);
         let [i, o] = [self.in_hw, self.out_hw].map(|s| s[0] * s[1]);
-        pool_kernels::for_each_plane(x, planes, i, o, T::ZERO, |_, x, y| {
+        pool_kernels::for_each_plane(x, planes, i, o, |_, x, y| {
             pool_kernels::adaptive_avg_forward(x, self.in_hw[1], &rows, &cols, y)
         })
     }
@@ -185,7 +215,7 @@ impl PlaneMap for AdaptiveAvgMap {
         let rows = pool_kernels::adaptive_bins(self.in_hw[0], self.out_hw[0]);
         let cols = pool_kernels::adaptive_bins(self.in_hw[1], self.out_hw[1]);
         let [i, o] = [self.in_hw, self.out_hw].map(|s| s[0] * s[1]);
-        pool_kernels::for_each_plane(y, planes, o, i, T::ZERO, |_, y, x| {
+        pool_kernels::for_each_plane(y, planes, o, i, |_, y, x| {
             pool_kernels::adaptive_avg_adjoint(y, self.in_hw[1], &rows, &cols, x)
         })
     }
@@ -253,33 +283,80 @@ fn pool_geometry(
     Ok(out.map(|o| o as usize))
 }
 
-/// Max pooling of contiguous f32/f64 data: values and indices tensors.
-fn max_pool_raw(x: &Tensor, win: &Window) -> Result<(Tensor, Tensor)> {
+/// Where each maximum came from.
+enum Argmax {
+    /// PyTorch's flat indices into each input plane.
+    Flat(Tensor),
+    /// Offsets in 2x2 windows (`Window::is_2x2` only).
+    Offsets(Vec<u8>),
+}
+
+/// Max pooling: the values and where they came from (`compact`: window offsets, for 2x2
+/// windows only).
+fn max_pool_raw(x: &Tensor, win: &Window, compact: bool) -> Result<(Tensor, Argmax)> {
     let nd = x.ndim();
     let mut shape = x.shape()[..nd - 2].to_vec();
     let planes = shape.iter().product();
     shape.extend(win.out_hw);
-    fn go<T: Float + StorageElem>(x: &Tensor, planes: usize, win: &Window) -> (CpuStorage, Vec<i64>) {
-        let g = x.read();
-        let data = &T::slice(&g).expect("dtype checked")[x.offset()..x.offset() + x.numel()];
-        let (v, i) = pool_kernels::max_pool2d(data, planes, win);
-        (T::into_storage(v), i)
-    }
-    let (vals, idx) = match x.dtype() {
-        DType::F32 => go::<f32>(&x.contiguous_data(), planes, win),
-        DType::F64 => go::<f64>(&x.contiguous_data(), planes, win),
+    let go = |x: &Tensor| -> (CpuStorage, Argmax) {
+        fn typed<T: Float + StorageElem>(
+            x: &Tensor,
+            planes: usize,
+            win: &Window,
+            compact: bool,
+            shape: &[usize],
+        ) -> (CpuStorage, Argmax) {
+            let g = x.read();
+            let data = &T::slice(&g).expect("dtype checked")[x.offset()..x.offset() + x.numel()];
+            if compact {
+                let (v, o) = pool_kernels::max_pool2d_2x2(data, planes, win);
+                (T::into_storage(v), Argmax::Offsets(o))
+            } else {
+                let (v, i) = pool_kernels::max_pool2d(data, planes, win);
+                (
+                    T::into_storage(v),
+                    Argmax::Flat(Tensor::from_storage(CpuStorage::I64(i), shape)),
+                )
+            }
+        }
+        if x.dtype() == DType::F32 {
+            typed::<f32>(x, planes, win, compact, &shape)
+        } else {
+            typed::<f64>(x, planes, win, compact, &shape)
+        }
+    };
+    let (vals, arg) = match x.dtype() {
+        DType::F32 | DType::F64 => go(&x.contiguous_data()),
         DType::F16 | DType::BF16 => {
             // the maximum of rounded values is exact: pool in f32, round back losslessly
             let _ng = crate::autograd::no_grad();
-            let (v, i) = max_pool_raw(&x.to_dtype(DType::F32)?, win)?;
-            return Ok((v.to_dtype(x.dtype())?, i));
+            let (v, a) = max_pool_raw(&x.to_dtype(DType::F32)?, win, compact)?;
+            return Ok((v.to_dtype(x.dtype())?, a));
         }
         d => return Err(dtype_err("max_pool2d", format!("not supported for dtype {d}"))),
     };
-    Ok((
-        Tensor::from_storage(vals, &shape),
-        Tensor::from_storage(CpuStorage::I64(idx), &shape),
-    ))
+    Ok((Tensor::from_storage(vals, &shape), arg))
+}
+
+/// Validate max-pooling arguments for `x`: its window.
+fn max_pool_window(
+    x: &Tensor,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+) -> Result<Window> {
+    let in_hw = check_pool_input("max_pool2d", x)?;
+    let out_hw = pool_geometry("max_pool2d", in_hw, kernel, stride, padding, dilation, ceil_mode)?;
+    Ok(Window {
+        in_hw,
+        out_hw,
+        kernel,
+        stride,
+        pad: padding,
+        dilation,
+    })
 }
 
 impl Tensor {
@@ -302,34 +379,26 @@ impl Tensor {
         dilation: [usize; 2],
         ceil_mode: bool,
     ) -> Result<(Tensor, Tensor)> {
-        let op = "max_pool2d";
-        let in_hw = check_pool_input(op, self)?;
-        let out_hw = pool_geometry(op, in_hw, kernel, stride, padding, dilation, ceil_mode)?;
-        let win = Window {
-            in_hw,
-            out_hw,
-            kernel,
-            stride,
-            pad: padding,
-            dilation,
+        let win = max_pool_window(self, kernel, stride, padding, dilation, ceil_mode)?;
+        let (vals, Argmax::Flat(idx)) = max_pool_raw(self, &win, false)? else {
+            unreachable!("flat indices were asked for")
         };
-        let (vals, idx) = max_pool_raw(self, &win)?;
         if !needs_grad(&[self]) {
             return Ok((vals, idx));
         }
         let map = IndexMap {
             indices: idx.clone(),
             version: idx.storage_version(),
-            in_hw,
-            out_hw,
+            win,
         };
-        let vals = record(op, vals, &[self], move |_| {
+        let vals = record("max_pool2d", vals, &[self], move |_| {
             Box::new(move |g| Ok(vec![Some(apply_plane_map(g, &map, true)?)]))
         });
         Ok((vals, idx))
     }
 
-    /// `max_pool2d` without padding or dilation, returning only the values.
+    /// `max_pool2d` without padding or dilation, returning only the values. The common 2x2,
+    /// stride-2 layer keeps one byte per output for its gradient instead of an i64 index.
     ///
     /// ```
     /// use ember_core::Tensor;
@@ -338,7 +407,20 @@ impl Tensor {
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![5.0, 7.0, 13.0, 15.0]);
     /// ```
     pub fn max_pool2d_simple(&self, kernel: [usize; 2], stride: [usize; 2]) -> Result<Tensor> {
-        Ok(self.max_pool2d(kernel, stride, [0, 0], [1, 1], false)?.0)
+        let win = max_pool_window(self, kernel, stride, [0, 0], [1, 1], false)?;
+        if !win.is_2x2() {
+            return Ok(self.max_pool2d(kernel, stride, [0, 0], [1, 1], false)?.0);
+        }
+        let (vals, Argmax::Offsets(offsets)) = max_pool_raw(self, &win, true)? else {
+            unreachable!("window offsets were asked for")
+        };
+        let map = OffsetMap {
+            offsets: Arc::new(offsets),
+            win,
+        };
+        Ok(record("max_pool2d", vals, &[self], move |_| {
+            Box::new(move |g| Ok(vec![Some(apply_plane_map(g, &map, true)?)]))
+        }))
     }
 
     /// 2-D average pooling (PyTorch's `F.avg_pool2d`). Windows are clipped to the padded input;
@@ -557,6 +639,10 @@ mod tests {
             gradcheck(&f, &[rand(&[2, 2, 7, 6], 3)], 1e-6, 1e-7).unwrap();
             check_backward_of_backward(move |x| Ok(x.max_pool2d(k, s, p, d, true)?.0), &rand(&[2, 2, 7, 6], 4));
         }
+        // the 2x2 fast path, with a last row and column outside every window
+        let f = |t: &[Tensor]| t[0].max_pool2d_simple([2, 2], [2, 2]);
+        gradcheck(&f, &[rand(&[2, 3, 7, 5], 5)], 1e-6, 1e-7).unwrap();
+        check_backward_of_backward(|x| x.max_pool2d_simple([2, 2], [2, 2]), &rand(&[2, 3, 7, 5], 6));
         // overlapping windows sending two gradients to one input
         let x = Tensor::new(&[[[0.0f64, 5.0, 0.0]]]).requires_grad_(true);
         x.max_pool2d([1, 2], [1, 1], [0, 0], [1, 1], false)

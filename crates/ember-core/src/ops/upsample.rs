@@ -30,7 +30,7 @@ impl PlaneMap for Nearest {
         let rows = k::nearest_indices(self.in_hw[0], self.out_hw[0]);
         let cols = k::nearest_indices(self.in_hw[1], self.out_hw[1]);
         let [i, o] = [self.in_hw, self.out_hw].map(|s| s[0] * s[1]);
-        for_each_plane(x, planes, i, o, T::ZERO, |_, x, y| {
+        for_each_plane(x, planes, i, o, |_, x, y| {
             k::nearest_forward(x, self.in_hw[1], &rows, &cols, y)
         })
     }
@@ -38,7 +38,7 @@ impl PlaneMap for Nearest {
         let rows = k::nearest_indices(self.in_hw[0], self.out_hw[0]);
         let cols = k::nearest_indices(self.in_hw[1], self.out_hw[1]);
         let [i, o] = [self.in_hw, self.out_hw].map(|s| s[0] * s[1]);
-        for_each_plane(y, planes, o, i, T::ZERO, |_, y, x| {
+        for_each_plane(y, planes, o, i, |_, y, x| {
             k::nearest_adjoint(y, self.in_hw[1], &rows, &cols, x)
         })
     }
@@ -64,7 +64,7 @@ impl PlaneMap for Bilinear {
         let rows = k::linear_taps::<T>(self.in_hw[0], self.out_hw[0], self.align_corners);
         let cols = k::linear_taps::<T>(self.in_hw[1], self.out_hw[1], self.align_corners);
         let [i, o] = [self.in_hw, self.out_hw].map(|s| s[0] * s[1]);
-        for_each_plane(x, planes, i, o, T::ZERO, |_, x, y| {
+        for_each_plane(x, planes, i, o, |_, x, y| {
             k::bilinear_forward(x, self.in_hw[1], &rows, &cols, y)
         })
     }
@@ -72,7 +72,7 @@ impl PlaneMap for Bilinear {
         let rows = k::linear_taps::<T>(self.in_hw[0], self.out_hw[0], self.align_corners);
         let cols = k::linear_taps::<T>(self.in_hw[1], self.out_hw[1], self.align_corners);
         let [i, o] = [self.in_hw, self.out_hw].map(|s| s[0] * s[1]);
-        for_each_plane(y, planes, o, i, T::ZERO, |_, y, x| {
+        for_each_plane(y, planes, o, i, |_, y, x| {
             k::bilinear_adjoint(y, self.in_hw[1], &rows, &cols, x)
         })
     }
