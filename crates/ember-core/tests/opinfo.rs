@@ -127,12 +127,6 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
         "max_pool2d/i64",
         "ember's max_pool2d takes float tensors only; PyTorch also pools integer tensors",
     ),
-    (
-        "gradcheck",
-        "prod/f64_zeros gradgradcheck",
-        "prod's gradient masks rows with two or more zeros to 0, so its own derivative there is lost; \
-         PyTorch's formula (exclusive cumprods from both sides) needs cumprod",
-    ),
 ];
 
 /// Fail with every collected message, except the known failures of this test.

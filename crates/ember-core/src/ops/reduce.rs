@@ -269,25 +269,10 @@ impl Tensor {
         }
         let x = SavedTensor::new(self);
         let kept = reduced_shape(self.shape(), &d, true);
-        let dims: Vec<isize> = d.iter().map(|&i| i as isize).collect();
         Ok(record("prod", out, &[self], move |_| {
             Box::new(move |g| {
                 let x = x.get()?;
-                // d prod / dx_i = prod of the others; computed without dividing so zeros work:
-                // exclusive cumulative products from both sides along the flattened reduced dims
-                let p = x.prod_dims(&dims, true)?;
-                let safe = x.masked_fill(&x.eq_scalar(0.0)?, 1.0)?;
-                let zeros = x.eq_scalar(0.0)?.to_dtype(x.dtype())?.sum_dims(&dims, true)?;
-                let p_nonzero = safe.prod_dims(&dims, true)?;
-                // no zero: p / x; exactly one zero: at that position the product of the rest
-                let no_zero = p.div(&safe)?;
-                let one_zero_pos = x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?)?;
-                let grad_in = Tensor::where_(&one_zero_pos, &p_nonzero.broadcast_to(x.shape())?, &no_zero)?;
-                let grad_in = grad_in.masked_fill(&zeros.gt_scalar(1.0)?.broadcast_to(x.shape())?, 0.0)?;
-                let grad_in = grad_in.masked_fill(
-                    &x.eq_scalar(0.0)?.logical_and(&zeros.eq_scalar(1.0)?.logical_not()?)?,
-                    0.0,
-                )?;
+                let grad_in = prod_grad(x, &d)?;
                 Ok(vec![Some(g.reshape_to(&kept)?.mul(&grad_in)?)])
             })
         }))
@@ -454,4 +439,45 @@ impl Tensor {
             self.abs()?.pow_scalar(p)?.sum_dims(dims, keepdim)?.pow_scalar(1.0 / p)
         }
     }
+}
+
+/// `d prod(x over dims) / dx_i`: the product of the other reduced entries, shaped like `x`.
+///
+/// Without zeros that is `prod / x`. With a zero the division is undefined, so (as PyTorch does)
+/// the reduced entries are flattened into one axis and the product of the others is formed as
+/// (exclusive cumprod from the left) * (exclusive cumprod from the right). That form is itself
+/// differentiable, so double backward stays exact when two or more entries are zero.
+fn prod_grad(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    if x.numel() == 0 {
+        return Ok(Tensor::zeros_like(x));
+    }
+    let has_zero = x.eq_scalar(0.0)?.any(&[], false)?.item()? != 0.0;
+    if !has_zero {
+        let signed: Vec<isize> = dims.iter().map(|&i| i as isize).collect();
+        return x.prod_dims(&signed, true)?.div(x);
+    }
+    let nd = x.ndim();
+    let keep: Vec<usize> = (0..nd).filter(|i| !dims.contains(i)).collect();
+    let perm: Vec<usize> = keep.iter().chain(dims.iter()).copied().collect();
+    let perm_signed: Vec<isize> = perm.iter().map(|&i| i as isize).collect();
+    let moved = x.permute(&perm_signed)?;
+    let mut flat_shape: Vec<usize> = keep.iter().map(|&i| x.shape()[i]).collect();
+    let n: usize = dims.iter().map(|&i| x.shape()[i]).product();
+    let mut one_shape = flat_shape.clone();
+    one_shape.push(1);
+    flat_shape.push(n);
+    let flat = moved.reshape_to(&flat_shape)?;
+    let ones = Tensor::ones_dtype(&one_shape, x.dtype())?;
+    let before = Tensor::cat(&[ones.clone(), flat.narrow(-1, 0, n - 1)?], -1)?.cumprod(-1)?;
+    let after = Tensor::cat(&[flat.narrow(-1, 1, n - 1)?, ones], -1)?
+        .flip(&[-1])?
+        .cumprod(-1)?
+        .flip(&[-1])?;
+    let others = before.mul(&after)?.reshape_to(moved.shape())?;
+    // undo the permutation
+    let mut inverse = vec![0isize; nd];
+    for (pos, &axis) in perm.iter().enumerate() {
+        inverse[axis] = pos as isize;
+    }
+    others.permute(&inverse)
 }
