@@ -64,19 +64,28 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
     let mut c: Vec<T> = Vec::with_capacity(nb * m * n);
     let batch_strides = |l: &Layout| -> Vec<usize> { l.strides[..batch.len()].to_vec() };
     let (sa, sb) = (batch_strides(la), batch_strides(lb));
-    let par = parallelism(m, n, k);
+    // operand offsets of every batch entry, in row-major batch order
+    let mut offsets = Vec::with_capacity(nb);
     let mut idx = vec![0usize; batch.len()];
-    for bi in 0..nb {
+    for _ in 0..nb {
         let (mut oa, mut ob) = (0usize, 0usize);
         for d in 0..batch.len() {
             oa += idx[d] * sa[d];
             ob += idx[d] * sb[d];
         }
-        let (ma, mb) = (mat_of(la, oa), mat_of(lb, ob));
-        // SAFETY: bi * m * n + m * n <= capacity.
-        let dst = unsafe { c.as_mut_ptr().add(bi * m * n) };
+        offsets.push((mat_of(la, oa), mat_of(lb, ob)));
+        for d in (0..batch.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < batch[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    let one_product = |(ma, mb): (Mat, Mat), dst: *mut T, par: Parallelism| {
         // SAFETY: the offsets and strides come from layouts validated against these buffers;
-        // every (i, j) index below m x k / k x n stays inside them, and dst is m x n row-major.
+        // every (i, j) index below m x k / k x n stays inside them, and dst is m x n row-major
+        // inside `c`'s capacity.
         unsafe {
             gemm::gemm(
                 m,
@@ -100,12 +109,20 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
                 par,
             );
         }
-        for d in (0..batch.len()).rev() {
-            idx[d] += 1;
-            if idx[d] < batch[d] {
-                break;
-            }
-            idx[d] = 0;
+    };
+    let par = parallelism(m, n, k);
+    if matches!(par, Parallelism::None) && nb > 1 && matches!(parallelism(m * nb, n, k), Parallelism::Rayon(_)) {
+        // many small products (attention heads): one thread per product beats threads inside
+        // each, whose fork-join costs more than the product itself
+        use rayon::prelude::*;
+        c.spare_capacity_mut()
+            .par_chunks_mut(m * n)
+            .zip(offsets.par_iter())
+            .for_each(|(block, &mats)| one_product(mats, block.as_mut_ptr().cast::<T>(), Parallelism::None));
+    } else {
+        for (bi, &mats) in offsets.iter().enumerate() {
+            // SAFETY: bi * m * n + m * n <= capacity.
+            one_product(mats, unsafe { c.as_mut_ptr().add(bi * m * n) }, par);
         }
     }
     // SAFETY: every one of the nb blocks of m * n elements was written by gemm above.
@@ -179,6 +196,19 @@ impl Tensor {
                     b.shape()
                 ),
             ));
+        }
+        if a.ndim() >= 3 && b.ndim() <= 2 && a.shape()[a.ndim() - 1] == b.shape()[0] {
+            // As PyTorch does, fold [..batch, m, k] @ [k, n] into one [batch * m, k] @ [k, n]
+            // product: one large gemm instead of a loop of small ones, and a weight gradient
+            // computed as one 2-D product instead of a [batch, k, n] temporary summed after.
+            let k = a.shape()[a.ndim() - 1];
+            let rows: usize = a.shape()[..a.ndim() - 1].iter().product();
+            let out = a.reshape_to(&[rows, k])?.matmul(b)?;
+            let mut shape = a.shape()[..a.ndim() - 1].to_vec();
+            if b.ndim() == 2 {
+                shape.push(b.shape()[1]);
+            }
+            return out.reshape_to(&shape);
         }
         let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
         let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
