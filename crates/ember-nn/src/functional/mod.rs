@@ -39,4 +39,4 @@ pub use loss::{
 };
 pub use norm::{batch_norm, group_norm, layer_norm, normalize, rms_norm};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
-pub use rnn::lstm_cell;
+pub use rnn::{lstm_cell, lstm_sequence};

@@ -21,6 +21,21 @@ fn gates(pre: &Tensor, c_prev: &Tensor, hs: usize) -> Result<Gates> {
     Ok(Gates { i, f, g, o, c })
 }
 
+/// The cell's backward step: from the gradients of `h` and `c` (`gh`, `gc`) to the gradient of
+/// the pre-activation gates `[B, 4H]` and the total gradient reaching `c` (multiply by `f` for
+/// the previous cell state). Written with Tensor ops, so it is recorded under `create_graph`.
+fn cell_backward(gt: &Gates, c_prev: &Tensor, gh: &Tensor, gc: &Tensor) -> Result<(Tensor, Tensor)> {
+    let tc = gt.c.tanh()?;
+    let d_o = gh.mul(&tc)?;
+    let dc = gc.add(&gh.mul(&gt.o)?.mul(&tc.square()?.rsub_scalar(1.0)?)?)?;
+    let sig = |y: &Tensor, dy: &Tensor| dy.mul(&y.mul(&y.rsub_scalar(1.0)?)?);
+    let di = sig(&gt.i, &dc.mul(&gt.g)?)?;
+    let df = sig(&gt.f, &dc.mul(c_prev)?)?;
+    let dg = dc.mul(&gt.i)?.mul(&gt.g.square()?.rsub_scalar(1.0)?)?;
+    let d_o = sig(&gt.o, &d_o)?;
+    Ok((Tensor::cat(&[di, df, dg, d_o], 1)?, dc))
+}
+
 /// One LSTM step from the pre-activation gates `[B, 4H]` (PyTorch's order i, f, g, o) and
 /// the previous cell state `[B, H]`: returns `(h, c)` with `c = f c_prev + i g` and
 /// `h = o tanh(c)`.
@@ -75,15 +90,7 @@ pub fn lstm_cell(pre: &Tensor, c_prev: &Tensor) -> Result<(Tensor, Tensor)> {
                 };
                 let gh = grad.narrow(1, 0, hs)?;
                 let gc = grad.narrow(1, hs, hs)?;
-                let tc = gt.c.tanh()?;
-                let d_o = gh.mul(&tc)?;
-                let dc = gc.add(&gh.mul(&gt.o)?.mul(&tc.square()?.rsub_scalar(1.0)?)?)?;
-                let sig = |y: &Tensor, dy: &Tensor| dy.mul(&y.mul(&y.rsub_scalar(1.0)?)?);
-                let di = sig(&gt.i, &dc.mul(&gt.g)?)?;
-                let df = sig(&gt.f, &dc.mul(c_prev)?)?;
-                let dg = dc.mul(&gt.i)?.mul(&gt.g.square()?.rsub_scalar(1.0)?)?;
-                let d_o = sig(&gt.o, &d_o)?;
-                let dpre = Tensor::cat(&[di, df, dg, d_o], 1)?;
+                let (dpre, dc) = cell_backward(gt, c_prev, &gh, &gc)?;
                 Ok(vec![Some(dpre), Some(dc.mul(&gt.f)?)])
             })
         })
@@ -91,4 +98,112 @@ pub fn lstm_cell(pre: &Tensor, c_prev: &Tensor) -> Result<(Tensor, Tensor)> {
         hc
     };
     Ok((hc.narrow(1, 0, hs)?, hc.narrow(1, hs, hs)?))
+}
+
+/// The recurrence of a whole sequence: per step the gates and the hidden state after it.
+struct Sequence {
+    gates: Vec<Gates>,
+    /// `h_0 .. h_T`
+    hs: Vec<Tensor>,
+}
+
+/// Runs the recurrence; recorded or not depending on the grad mode of the caller.
+fn run_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<Sequence> {
+    let hsz = h0.shape()[1];
+    // W_hh^T made contiguous once, so no step re-packs the transposed weight inside gemm
+    let w_t = w_hh.t().contiguous();
+    let t_len = gx.shape()[0];
+    let mut seq = Sequence {
+        gates: Vec::with_capacity(t_len),
+        hs: Vec::with_capacity(t_len + 1),
+    };
+    seq.hs.push(h0.clone());
+    let mut c = c0.clone();
+    for t in 0..t_len {
+        let pre = gx.select(0, t as isize)?.add(&seq.hs[t].matmul(&w_t)?)?;
+        let gt = gates(&pre, &c, hsz)?;
+        seq.hs.push(gt.o.mul(&gt.c.tanh()?)?);
+        c = gt.c.clone();
+        seq.gates.push(gt);
+    }
+    Ok(seq)
+}
+
+/// A whole LSTM layer direction as one graph node: from the input projections
+/// `gx = x W_ih^T + b` of every step (`[T, B, 4H]`), the initial states `h0`, `c0` (`[B, H]`) and
+/// `W_hh` (`[4H, H]`), returns `(output [T, B, H], h_T, c_T)`.
+///
+/// Backpropagation through time runs as one loop in the gradient rule: the gates' gradients of
+/// every step land in one `[T, B, 4H]` tensor, and `W_hh`'s gradient is a single matrix product
+/// over all steps instead of `T` small ones summed. The composite of [`lstm_cell`] steps is the
+/// reference it is tested against. Under `create_graph` the rule recomputes the recurrence with
+/// recording on, so higher-order gradients stay exact.
+pub fn lstm_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    let ok = gx.ndim() == 3
+        && h0.ndim() == 2
+        && c0.shape() == h0.shape()
+        && gx.shape()[0] > 0
+        && gx.shape()[1] == h0.shape()[0]
+        && gx.shape()[2] == 4 * h0.shape()[1]
+        && w_hh.shape() == [4 * h0.shape()[1], h0.shape()[1]];
+    if !ok {
+        return Err(Error::Shape {
+            op: "lstm_sequence",
+            msg: format!(
+                "expected gx [T>0, B, 4H], h0 and c0 [B, H], w_hh [4H, H]; got gx {:?}, h0 {:?}, c0 {:?}, w_hh {:?}",
+                gx.shape(),
+                h0.shape(),
+                c0.shape(),
+                w_hh.shape()
+            ),
+        });
+    }
+    let t_len = gx.shape()[0];
+    let (seq, packed) = {
+        let _g = no_grad();
+        let seq = run_sequence(gx, h0, c0, w_hh)?;
+        let c_last = seq.gates[t_len - 1].c.unsqueeze(0)?;
+        let outs = Tensor::stack(&seq.hs[1..], 0)?;
+        let packed = Tensor::cat(&[outs, c_last], 0)?; // [T + 1, B, H]: outputs, then c_T
+        (seq, packed)
+    };
+    let packed = if needs_grad(&[gx, h0, c0, w_hh]) {
+        let saved = [gx, h0, c0, w_hh].map(SavedTensor::new);
+        record("lstm_sequence", packed, &[gx, h0, c0, w_hh], move |_| {
+            Box::new(move |grad| {
+                let (gx, h0, c0, w_hh) = (saved[0].get()?, saved[1].get()?, saved[2].get()?, saved[3].get()?);
+                let recomputed;
+                let seq = if is_grad_enabled() {
+                    recomputed = run_sequence(gx, h0, c0, w_hh)?;
+                    &recomputed
+                } else {
+                    &seq
+                };
+                let mut dh = grad.select(0, (t_len - 1) as isize)?;
+                let mut dc = grad.select(0, t_len as isize)?;
+                let mut dpres = vec![Tensor::zeros(&[0]); t_len];
+                for t in (0..t_len).rev() {
+                    if t + 1 < t_len {
+                        dh = dh.add(&grad.select(0, t as isize)?)?;
+                    }
+                    let c_prev = if t == 0 { c0 } else { &seq.gates[t - 1].c };
+                    let (dpre, dc_total) = cell_backward(&seq.gates[t], c_prev, &dh, &dc)?;
+                    dh = dpre.matmul(w_hh)?;
+                    dc = dc_total.mul(&seq.gates[t].f)?;
+                    dpres[t] = dpre;
+                }
+                let dgx = Tensor::stack(&dpres, 0)?;
+                let (b, hsz) = (h0.shape()[0], h0.shape()[1]);
+                let h_prev = Tensor::stack(&seq.hs[..t_len], 0)?.reshape_to(&[t_len * b, hsz])?;
+                let dw = dgx.reshape_to(&[t_len * b, 4 * hsz])?.t().matmul(&h_prev)?;
+                Ok(vec![Some(dgx), Some(dh), Some(dc), Some(dw)])
+            })
+        })
+    } else {
+        packed
+    };
+    let out = packed.narrow(0, 0, t_len)?;
+    let h_last = packed.select(0, (t_len - 1) as isize)?;
+    let c_last = packed.select(0, t_len as isize)?;
+    Ok((out, h_last, c_last))
 }

@@ -207,6 +207,9 @@ impl RnnBase {
         let dirs = self.dirs();
         let dt = x.dtype();
         let zeros = || Tensor::zeros_dtype(&[b, h], dt);
+        if self.kind == RnnKind::Lstm {
+            return self.run_lstm(x, h0, c0, unbatched);
+        }
         // Each layer works on a list of per-step tensors: slicing one step out of a stacked
         // tensor that requires grad would scatter a full-size gradient per step (O(T^2)).
         let mut layer_in: Vec<Tensor> = (0..t_len).map(|t| x.select(0, t as isize)).collect::<Result<_>>()?;
@@ -260,6 +263,68 @@ impl RnnBase {
             out = out.transpose(0, 1)?;
         }
         Ok((out, h_n, c_n))
+    }
+
+    /// The LSTM on whole-sequence tensors: per layer and direction, one input projection for
+    /// every step and one fused recurrence node ([`F::lstm_sequence`]).
+    fn run_lstm(
+        &self,
+        x: Tensor,
+        h0: Option<Tensor>,
+        c0: Option<Tensor>,
+        unbatched: bool,
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+        let (t_len, b, h) = (x.shape()[0], x.shape()[1], self.hidden_size);
+        let dt = x.dtype();
+        let initial = |s: &Option<Tensor>, idx: usize| match s {
+            Some(s) => s.select(0, idx as isize),
+            None => Tensor::zeros_dtype(&[b, h], dt),
+        };
+        let mut layer_in = x;
+        let (mut hs, mut cs) = (Vec::new(), Vec::new());
+        for l in 0..self.opts.num_layers {
+            let mut outs = Vec::with_capacity(self.dirs());
+            for d in 0..self.dirs() {
+                let idx = l * self.dirs() + d;
+                let cell = &self.cells[idx];
+                let bias = match (&cell.b_ih, &cell.b_hh) {
+                    (Some(a), Some(c)) => Some(a.tensor().add(&c.tensor())?),
+                    (a, _) => a.as_ref().map(|p| p.tensor()),
+                };
+                let input = if d == 1 { layer_in.flip(&[0])? } else { layer_in.clone() };
+                let features = input.shape()[2];
+                let gx = F::linear(
+                    &input.reshape_to(&[t_len * b, features])?,
+                    &cell.w_ih.tensor(),
+                    bias.as_ref(),
+                )?
+                .reshape_to(&[t_len, b, 4 * h])?;
+                let (out, hn, cn) =
+                    F::lstm_sequence(&gx, &initial(&h0, idx)?, &initial(&c0, idx)?, &cell.w_hh.tensor())?;
+                outs.push(if d == 1 { out.flip(&[0])? } else { out });
+                hs.push(hn);
+                cs.push(cn);
+            }
+            layer_in = if outs.len() == 1 {
+                outs.pop().expect("one direction")
+            } else {
+                Tensor::cat(&outs, -1)?
+            };
+            if l + 1 < self.opts.num_layers && self.opts.dropout > 0.0 {
+                layer_in = F::dropout(&layer_in, self.opts.dropout, self.training.get())?;
+            }
+        }
+        let mut out = layer_in;
+        let mut h_n = Tensor::stack(&hs, 0)?;
+        let mut c_n = Tensor::stack(&cs, 0)?;
+        if unbatched {
+            out = out.squeeze(1)?;
+            h_n = h_n.squeeze(1)?;
+            c_n = c_n.squeeze(1)?;
+        } else if self.opts.batch_first {
+            out = out.transpose(0, 1)?;
+        }
+        Ok((out, h_n, Some(c_n)))
     }
 
     /// One layer in one direction over per-step inputs: `(outputs [B, H] per step, h_T, c_T)`.
