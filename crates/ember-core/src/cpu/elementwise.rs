@@ -22,7 +22,12 @@ pub fn map1<T: Copy + Send + Sync, U: Copy + Send + Sync + Default>(
     }
     let mut out = Vec::with_capacity(layout.numel());
     layout.for_each_row(|start, stride, len| {
-        out.extend((0..len).map(|i| f(x[start + i * stride])));
+        if stride == 1 {
+            // unit-stride rows of a view (a narrow of the last dim): a slice loop vectorizes
+            out.extend(x[start..start + len].iter().map(|&v| f(v)));
+        } else {
+            out.extend((0..len).map(|i| f(x[start + i * stride])));
+        }
     });
     out
 }

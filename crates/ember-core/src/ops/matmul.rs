@@ -243,6 +243,17 @@ impl Tensor {
                 ),
             ));
         }
+        // gemm re-packs a right operand whose rows are not contiguous (Linear's `x @ W^T`) once
+        // per block of output rows; past a few dozen rows one contiguous copy (k * n elements,
+        // not recorded) costs less than those repacks
+        let b_rows_contiguous;
+        let b = if b.ndim() == 2 && m >= 32 && b.layout().strides[1] != 1 && b.dtype().is_float() {
+            let _g = crate::autograd::no_grad();
+            b_rows_contiguous = b.contiguous();
+            &b_rows_contiguous
+        } else {
+            b
+        };
         let batch = broadcast_shapes("matmul", &a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])?;
         let mut sa = batch.to_vec();
         sa.extend([m, k]);
