@@ -26,12 +26,26 @@ fn have_mpirun() -> bool {
 /// `ember train mnist` (MLP, 2000 images, global batch 64) on `np` ranks (0: no mpirun).
 fn train(np: usize, out: &Path, epochs: usize, resume: bool) -> Output {
     let ember = env!("CARGO_BIN_EXE_ember");
-    let mut args: Vec<String> = ["train", "mnist", "--model", "mlp", "--limit-train", "2000", "--limit-test", "500"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = [
+        "train",
+        "mnist",
+        "--model",
+        "mlp",
+        "--limit-train",
+        "2000",
+        "--limit-test",
+        "500",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.extend(["--epochs".into(), epochs.to_string(), "--json".into()]);
-    args.extend(["--out".into(), out.display().to_string(), "--workers".into(), "0".into()]);
+    args.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--workers".into(),
+        "0".into(),
+    ]);
     if resume {
         args.push("--resume".into());
     }
