@@ -374,6 +374,10 @@ impl<'a> Trainer<'a> {
                     step[2] = metrics::correct(&out.detach(), &y)? as f64;
                     step[3] = y.numel() as f64;
                 }
+                pos.batch += 1;
+                pos.global_step += 1;
+                self.each_callback(&pos, &mut stop, |cb, ctx| cb.on_batch_end(ctx, loss_v))?;
+                // read after the callbacks, which may ask to stop
                 if self.stop_flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
                     step[4] = 1.0;
                 }
@@ -385,9 +389,6 @@ impl<'a> Trainer<'a> {
                     pos.correct += step[2] as u64;
                     pos.seen += step[3] as u64;
                 }
-                pos.batch += 1;
-                pos.global_step += 1;
-                self.each_callback(&pos, &mut stop, |cb, ctx| cb.on_batch_end(ctx, loss_v))?;
 
                 timed_batches += 1;
                 timed_examples += n;
