@@ -20,6 +20,8 @@ pub mod launch;
 mod local;
 #[cfg(feature = "mpi")]
 mod mpi;
+#[cfg(feature = "cuda")]
+mod nccl;
 mod op;
 mod sampler;
 mod watchdog;
@@ -27,6 +29,8 @@ mod watchdog;
 pub use ddp::{DdpOptions, DistributedDataParallel, NoSyncGuard};
 pub use flat::FlatBuffer;
 pub use group::{ProcessGroup, Work};
+#[cfg(feature = "cuda")]
+pub use nccl::NcclGroup;
 pub use op::ReduceOp;
 pub use sampler::DistributedSampler;
 pub use watchdog::{set_timeout, timeout};
