@@ -5,6 +5,7 @@ use crate::models::{self, DatasetKind, ModelKind, RunInfo};
 use crate::{CliError, CliResult};
 use ember_core::{Result, Tensor};
 use ember_data::{paths, readers::mnist::load_idx_pair, DataLoader, ImageClassDataset, Split, Subset};
+use ember_dist::{DistributedDataParallel, DistributedSampler, ProcessGroup};
 use ember_nn::{functional, Module};
 use ember_optim::{Adam, AdamConfig, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdConfig};
 use ember_train::callbacks::{CheckpointBest, LrSchedule};
@@ -136,6 +137,9 @@ fn load_split(dataset: DatasetKind, dir: &Path, split: Split) -> CliResult<Image
 }
 
 pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
+    // under mpirun: data-parallel over the MPI ranks (one process otherwise)
+    let group = ProcessGroup::from_env()?;
+    let (rank, world) = (group.rank(), group.world_size());
     let dataset = args.dataset.unwrap_or(args.task);
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!(
@@ -205,19 +209,47 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
         ember_data::Dataset::len(&train_set),
         ember_data::Dataset::len(&test_set),
     );
-    let train = DataLoader::new(train_set, batch_size)
-        .shuffle_seed(seed)
-        .num_workers(args.workers);
+    if !batch_size.is_multiple_of(world) {
+        return Err(CliError(format!(
+            "--batch-size {batch_size} is the global batch and must be divisible by the {world} ranks"
+        )));
+    }
+    // each rank takes its interleaved share of every global batch (see DistributedSampler), so
+    // N ranks see the global batches one process would: resuming with another world size is exact
+    let train = if world > 1 {
+        let sampler = DistributedSampler::new(n_train, rank, world, Some(seed))?;
+        DataLoader::new(train_set, batch_size / world).sampler(sampler)
+    } else {
+        DataLoader::new(train_set, batch_size).shuffle_seed(seed)
+    }
+    .num_workers(args.workers);
     let test = DataLoader::new(test_set, 500).num_workers(args.workers);
 
     ember_core::manual_seed(seed);
     let model = models::build(model_kind)?;
+    let model: Box<dyn Module> = if world > 1 {
+        // starts from rank 0's weights, averages gradients during backward
+        Box::new(DistributedDataParallel::new(model, group.clone())?)
+    } else {
+        Box::new(model)
+    };
     let mut opt = opt_kind.build(model.parameters(), lr)?;
     let total_steps = args.epochs * train.len();
     let schedule = CosineAnnealingLR::new(opt.as_mut(), total_steps, 0.0);
 
     let human = !args.json;
-    let say = |msg: String| if human { println!("{msg}") } else { eprintln!("{msg}") };
+    let say = |msg: String| match (rank, human) {
+        (0, true) => println!("{msg}"),
+        (0, false) => eprintln!("{msg}"),
+        _ => {}
+    };
+    if world > 1 {
+        say(format!(
+            "data-parallel on {world} ranks ({} back-end): {} examples per rank per step",
+            group.backend_name(),
+            batch_size / world
+        ));
+    }
     if args.resume {
         say(format!("resuming {} from {}", out.display(), ckpt_path.display()));
     }
@@ -239,6 +271,7 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
     .report(if human { Report::Human } else { Report::Json })
     .metadata(metadata)
     .stop_flag(interrupt::ctrl_c_flag())
+    .process_group(group.clone())
     .callback(LrSchedule::per_batch(schedule))
     .callback(CheckpointBest::new("test_accuracy"))
     .fit(&train, Some(&test))?;

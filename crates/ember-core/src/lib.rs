@@ -17,6 +17,7 @@ pub mod dtype;
 pub mod error;
 pub mod io;
 pub mod ops;
+pub mod raw;
 pub mod rng;
 pub mod shape;
 pub mod storage;

@@ -23,6 +23,9 @@ pub struct CallbackContext<'c> {
     pub global_step: u64,
     /// Where the run writes its files, if anywhere.
     pub out_dir: Option<&'c Path>,
+    /// False on the ranks of a data-parallel run other than rank 0: callbacks that write files or
+    /// print leave that to rank 0.
+    pub is_main: bool,
     /// The run's description stored in every checkpoint (model kind, dataset, ...).
     pub metadata: &'c serde_json::Value,
     pub(crate) stop: &'c mut bool,
@@ -330,6 +333,9 @@ impl Callback for CheckpointBest {
             return Ok(());
         }
         self.best = v;
+        if !ctx.is_main {
+            return Ok(());
+        }
         let path = match (&self.path, ctx.out_dir) {
             (Some(p), _) => p.clone(),
             (None, Some(dir)) => dir.join("best.safetensors"),

@@ -16,6 +16,7 @@ use crate::metrics;
 use crate::progress::{stdout_is_terminal, Progress};
 use crate::source::BatchSource;
 use ember_core::{Error, Result, Tensor};
+use ember_dist::ProcessGroup;
 use ember_nn::Module;
 use ember_optim::{OptimState, Optimizer};
 use serde::{Deserialize, Serialize};
@@ -110,6 +111,8 @@ pub struct Trainer<'a> {
     metadata: serde_json::Value,
     stop_flag: Option<Arc<AtomicBool>>,
     plot: bool,
+    /// Data-parallel runs: the ranks that train together (see `process_group`).
+    group: Option<ProcessGroup>,
 }
 
 impl<'a> Trainer<'a> {
@@ -131,6 +134,7 @@ impl<'a> Trainer<'a> {
             metadata: serde_json::Value::Null,
             stop_flag: None,
             plot: true,
+            group: None,
         }
     }
 
@@ -191,6 +195,21 @@ impl<'a> Trainer<'a> {
         self.out_dir.as_ref().map(|d| d.join(CHECKPOINT_FILE))
     }
 
+    /// Train data-parallel with the other ranks of `group` (the model is usually a
+    /// `DistributedDataParallel` and the loader's sampler a `DistributedSampler`): every step's
+    /// loss, accuracy and example counts are summed across ranks, so metrics, the position in
+    /// checkpoints and a stop request (Ctrl-C) are the same on every rank; only rank 0 shows
+    /// progress, prints, and writes checkpoints, the run log and the plot.
+    pub fn process_group(mut self, group: ProcessGroup) -> Self {
+        self.group = Some(group);
+        self
+    }
+
+    /// True on the rank that reports and writes files (rank 0, or a run without a group).
+    pub fn is_main(&self) -> bool {
+        self.group.as_ref().is_none_or(|g| g.rank() == 0)
+    }
+
     /// Mean loss and accuracy over `source`.
     pub fn evaluate(&self, source: &dyn BatchSource) -> Result<EvalResult> {
         evaluate::evaluate(self.model, &*self.loss_fn, source)
@@ -219,6 +238,7 @@ impl<'a> Trainer<'a> {
                 epoch: pos.epoch,
                 global_step: pos.global_step,
                 out_dir: self.out_dir.as_deref(),
+                is_main: self.group.as_ref().is_none_or(|g| g.rank() == 0),
                 metadata: &self.metadata,
                 stop: &mut *stop,
             };
@@ -231,6 +251,10 @@ impl<'a> Trainer<'a> {
         let Some(path) = self.checkpoint_path() else {
             return Ok(None);
         };
+        if !self.is_main() {
+            // rank 0 writes; the others name the file it wrote
+            return Ok(Some(path));
+        }
         let mut ck = Checkpoint::new();
         ck.insert_tensors("model", self.model.state_dict());
         ck.insert_tensors("optim", self.optimizer.state_dict().to_named_tensors());
@@ -306,9 +330,14 @@ impl<'a> Trainer<'a> {
                 Vec::new(),
             )
         };
+        let main = self.is_main();
+        if !main {
+            self.progress = false;
+            self.report = Report::Silent;
+        }
         let mut run_log = match &self.out_dir {
-            Some(d) => Some(RunLog::open(d.join(RUN_LOG_FILE), self.resume)?),
-            None => None,
+            Some(d) if main => Some(RunLog::open(d.join(RUN_LOG_FILE), self.resume)?),
+            _ => None,
         };
         let mut report = FitReport {
             history: Vec::new(),
@@ -338,16 +367,28 @@ impl<'a> Trainer<'a> {
                 self.each_callback(&pos, &mut stop, |cb, ctx| cb.after_backward(ctx))?;
                 self.optimizer.step()?;
                 let n = y.shape().first().copied().unwrap_or(1);
-                add_bits(&mut pos.loss_sum, loss_v * n as f64);
-                pos.loss_count += n as u64;
+                // [loss * n, n, correct, seen, stop requested]: summed over ranks when distributed
+                let mut step = [loss_v * n as f64, n as f64, 0.0, 0.0, 0.0];
                 pos.classification &= is_classification(&out, &y);
                 if pos.classification {
-                    pos.correct += metrics::correct(&out.detach(), &y)? as u64;
-                    pos.seen += y.numel() as u64;
+                    step[2] = metrics::correct(&out.detach(), &y)? as f64;
+                    step[3] = y.numel() as f64;
                 }
                 pos.batch += 1;
                 pos.global_step += 1;
                 self.each_callback(&pos, &mut stop, |cb, ctx| cb.on_batch_end(ctx, loss_v))?;
+                // read after the callbacks, which may ask to stop
+                if self.stop_flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                    step[4] = 1.0;
+                }
+                self.sum_over_ranks(&mut step)?;
+                let n = step[1] as usize;
+                add_bits(&mut pos.loss_sum, step[0]);
+                pos.loss_count += n as u64;
+                if pos.classification {
+                    pos.correct += step[2] as u64;
+                    pos.seen += step[3] as u64;
+                }
 
                 timed_batches += 1;
                 timed_examples += n;
@@ -365,7 +406,7 @@ impl<'a> Trainer<'a> {
                     left,
                 );
 
-                if self.stop_flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                if step[4] > 0.0 {
                     progress.finish();
                     add_bits(&mut pos.seconds, segment.elapsed().as_secs_f64());
                     add_bits(&mut pos.train_seconds, segment.elapsed().as_secs_f64());
@@ -407,7 +448,9 @@ impl<'a> Trainer<'a> {
                 ..Position::default()
             };
             report.checkpoint = self.save_checkpoint(&pos, &history)?;
-            if self.stop_flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) && pos.epoch < self.epochs {
+            let mut stop_now = [self.stop_flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) as u8 as f64];
+            self.sum_over_ranks(&mut stop_now)?;
+            if stop_now[0] > 0.0 && pos.epoch < self.epochs {
                 report.interrupted = true;
                 report.history = history;
                 return Ok(report);
@@ -415,13 +458,26 @@ impl<'a> Trainer<'a> {
         }
         report.stopped_early = stop && pos.epoch < self.epochs;
         self.each_callback(&pos, &mut stop, |cb, ctx| cb.on_train_end(ctx))?;
-        if let (true, Some(dir)) = (self.plot && !history.is_empty(), &self.out_dir) {
+        if let (true, Some(dir)) = (self.plot && main && !history.is_empty(), &self.out_dir) {
             let path = dir.join(PLOT_FILE);
             crate::plot::plot_history(&history, &path)?;
             report.plot = Some(path);
         }
         report.history = history;
         Ok(report)
+    }
+}
+
+impl Trainer<'_> {
+    /// Sum `v` element-wise over the ranks of a data-parallel run (nothing to do without one).
+    fn sum_over_ranks(&self, v: &mut [f64]) -> Result<()> {
+        let Some(g) = self.group.as_ref().filter(|g| g.world_size() > 1) else {
+            return Ok(());
+        };
+        let t = Tensor::from_slice(v);
+        g.all_reduce(&t, ember_dist::ReduceOp::Sum)?;
+        v.copy_from_slice(&t.to_vec::<f64>()?);
+        Ok(())
     }
 }
 
