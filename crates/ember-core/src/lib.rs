@@ -11,6 +11,7 @@
 pub mod alloc;
 pub mod autograd;
 pub mod cpu;
+pub mod cuda;
 pub mod device;
 mod display;
 pub mod dtype;

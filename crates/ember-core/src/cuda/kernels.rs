@@ -33,6 +33,7 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
     let prefixes: &[(&str, &str)] = &[
         ("fill_", "fill"),
         ("copy_strided_", "fill"),
+        ("copy_into_", "fill"),
         ("arange_", "fill"),
         ("cast_", "cast"),
         ("unary_", "elementwise"),

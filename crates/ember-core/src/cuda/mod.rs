@@ -27,4 +27,8 @@ pub mod nvrtc;
 pub(crate) mod ops;
 
 mod api;
+mod pool;
+mod transfer;
 pub use api::*;
+#[cfg(feature = "cuda")]
+pub use launch::launched_kernel_names;

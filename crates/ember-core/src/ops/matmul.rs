@@ -220,6 +220,11 @@ impl Tensor {
         sb.extend([k, n]);
         let la = a.layout().broadcast_to("matmul", &sa)?;
         let lb = b.layout().broadcast_to("matmul", &sb)?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() {
+            let out = crate::cuda::ops::matmul::batched(a, &la, b, &lb, &batch, m, k, n)?;
+            return Ok(self.finish_matmul(out, other));
+        }
         let data = {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {

@@ -164,6 +164,14 @@ impl Tensor {
             ));
         }
         let (c, outer, red, inner) = canonical(&src.detach(), dims)?;
+        #[cfg(feature = "cuda")]
+        if c.device().is_cuda() {
+            let out = crate::cuda::ops::reduce::reduce(&c, op, outer, red, inner, &out_shape)?;
+            if matches!(self.dtype(), DType::F16 | DType::BF16) {
+                return out.to_dtype(self.dtype());
+            }
+            return Ok(out);
+        }
         let g = c.read();
         let off = c.offset();
         macro_rules! run {
