@@ -45,6 +45,14 @@ pub(crate) fn copy_into(view: &Tensor, x: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// A fresh contiguous copy (never `t` itself), for out-of-place ops that write into a copy.
+pub(crate) fn copy_fresh(t: &Tensor) -> Result<Tensor> {
+    let g = gpu_of(t)?;
+    let out = tensor(DeviceBuffer::alloc(g, t.dtype(), t.numel())?, t.shape());
+    copy_into(&out, t)?;
+    Ok(out)
+}
+
 /// A tensor of `shape` on GPU `ordinal` filled with `value` (converted to `dtype`).
 pub(crate) fn fill(ordinal: usize, dtype: DType, shape: &[usize], value: f64) -> Result<Tensor> {
     let g = gpu(ordinal)?;

@@ -23,11 +23,12 @@ macro_rules! launch {
 }
 
 pub(crate) mod elementwise;
+pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 
-pub(crate) use elementwise::{binary, cast, contiguous, copy_into, fill, unary};
+pub(crate) use elementwise::{binary, cast, contiguous, copy_fresh, copy_into, fill, unary};
 
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::device::Gpu;
