@@ -41,6 +41,7 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("neg_", "elementwise"),
         ("compare_", "compare"),
         ("where_", "compare"),
+        ("logical_", "compare"),
         ("reduce_", "reduce"),
         ("arg_reduce_", "reduce"),
         ("softmax_", "softmax"),

@@ -164,6 +164,6 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
     for s in ["u8", "i32", "i64"] {
         v.push(leak(format!("binary_{s}")));
     }
-    v.extend(["index_select_u16", "gather_u16", "compare_half", "where_u16", "check_indices", "arange_i64"]);
+    v.extend(["index_select_u16", "gather_u16", "compare_half", "where_u16", "logical_u8", "check_indices", "arange_i64"]);
     v
 }

@@ -27,7 +27,7 @@ pub mod nvrtc;
 pub(crate) mod ops;
 
 mod api;
-mod pool;
+pub mod pool;
 mod transfer;
 pub use api::*;
 #[cfg(feature = "cuda")]

@@ -46,3 +46,12 @@ extern "C" __global__ void where_u16(u16* out, const u8* c, Strided sc, const u1
                                      Strided sy, i64 n) {
     GRID_STRIDE(i, n) { out[i] = c[strided_offset(sc, i)] ? x[strided_offset(sx, i)] : y[strided_offset(sy, i)]; }
 }
+
+// Logical ops on bool bytes. Op codes: 0 and, 1 or, 2 xor, 3 not (y unused).
+extern "C" __global__ void logical_u8(u8* out, const u8* x, Strided sx, const u8* y, Strided sy, i64 n, int op) {
+    GRID_STRIDE(i, n) {
+        u8 a = x[strided_offset(sx, i)] != 0;
+        u8 b = op == 3 ? 0 : (y[strided_offset(sy, i)] != 0);
+        out[i] = op == 0 ? (a & b) : op == 1 ? (a | b) : op == 2 ? (a ^ b) : (u8)!a;
+    }
+}

@@ -22,6 +22,7 @@ macro_rules! launch {
     }};
 }
 
+pub(crate) mod compare;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod matmul;
