@@ -23,6 +23,7 @@ macro_rules! launch {
 }
 
 pub(crate) mod compare;
+pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod matmul;
