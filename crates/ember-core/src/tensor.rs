@@ -247,7 +247,9 @@ impl Tensor {
         #[cfg(feature = "cuda")]
         if self.device().is_cuda() {
             let out = crate::cuda::ops::contiguous(self).expect("contiguous: CUDA copy kernel failed");
-            return crate::autograd::record("contiguous", out, &[self], |_ins| Box::new(|g| Ok(vec![Some(g.clone())])));
+            return crate::autograd::record("contiguous", out, &[self], |_ins| {
+                Box::new(|g| Ok(vec![Some(g.clone())]))
+            });
         }
         let out = Tensor::from_storage(crate::cpu::copy::strided_copy(self), self.shape());
         crate::autograd::record("contiguous", out, &[self], |_ins| {

@@ -111,6 +111,38 @@ device_tests! {
         Ok(())
     }
 
+    fn random_tensors_are_made_on_the_device(dev) {
+        let u = Tensor::rand_on(&[1000], dev)?;
+        let z = Tensor::randn_on(&[1000], dev)?;
+        assert_eq!((u.device(), z.device()), (dev, dev));
+        let u = u.to_vec::<f32>()?;
+        assert!(u.iter().all(|&v| (0.0..1.0).contains(&v)));
+        let mean = u.iter().sum::<f32>() / 1000.0;
+        assert!((mean - 0.5).abs() < 0.05, "uniform mean {mean}");
+        let z = z.to_vec::<f32>()?;
+        let zm = z.iter().sum::<f32>() / 1000.0;
+        let zv = z.iter().map(|v| (v - zm) * (v - zm)).sum::<f32>() / 1000.0;
+        assert!(zm.abs() < 0.1 && (zv - 1.0).abs() < 0.15, "normal mean {zm} var {zv}");
+        Ok(())
+    }
+
+    fn conv2d_forward_and_backward_match_cpu(dev) {
+        let grads = |d: Device| -> Result<Vec<Vec<f64>>> {
+            let x = seeded(&[2, 3, 6, 5], 30).to(d)?.detach().requires_grad_(true);
+            let w = seeded(&[4, 3, 3, 2], 31).to(d)?.detach().requires_grad_(true);
+            let b = seeded(&[4], 32).to(d)?.detach().requires_grad_(true);
+            let p = ember_core::ops::conv::Conv2dParams::new([2, 1], [1, 0], [1, 1], 1);
+            let y = x.conv2d_with(&w, Some(&b), &p)?;
+            y.square()?.sum_all().backward()?;
+            Ok(vec![values(&y)?, values(&x.grad().unwrap())?, values(&w.grad().unwrap())?, values(&b.grad().unwrap())?])
+        };
+        let (cpu, other) = (grads(Device::Cpu)?, grads(dev)?);
+        for (g, w) in other.iter().zip(&cpu) {
+            assert_close(g, w, 1e-4);
+        }
+        Ok(())
+    }
+
     fn mixing_devices_is_an_error(dev) {
         if dev == Device::Cpu {
             return Ok(());

@@ -31,12 +31,19 @@ fn every_kernel_source_compiles_to_ptx() {
         match nvrtc::compile(name) {
             Ok(ptx) => {
                 let text = ptx.to_src();
-                assert!(text.contains(".entry"), "{name}.cu compiled to PTX with no kernel entry");
+                assert!(
+                    text.contains(".entry"),
+                    "{name}.cu compiled to PTX with no kernel entry"
+                );
             }
             Err(e) => failures.push(e.to_string()),
         }
     }
-    assert!(failures.is_empty(), "kernel sources failed to compile:\n{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "kernel sources failed to compile:\n{}",
+        failures.join("\n\n")
+    );
 }
 
 /// Every kernel a launcher asks for exists in the PTX of the module `module_of` maps it to, so

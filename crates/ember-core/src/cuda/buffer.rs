@@ -19,7 +19,11 @@ pub struct DeviceBuffer {
 
 impl std::fmt::Debug for DeviceBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DeviceBuffer(cuda:{}, {} x {})", self.gpu.ordinal, self.len, self.dtype)
+        write!(
+            f,
+            "DeviceBuffer(cuda:{}, {} x {})",
+            self.gpu.ordinal, self.len, self.dtype
+        )
     }
 }
 
@@ -118,12 +122,15 @@ impl DeviceBuffer {
 }
 
 /// The device's staging buffer, grown to at least `bytes`.
-fn staging(gpu: &Gpu, bytes: usize) -> Result<parking_lot::MutexGuard<'_, Option<cudarc::driver::PinnedHostSlice<u8>>>> {
+fn staging(
+    gpu: &Gpu,
+    bytes: usize,
+) -> Result<parking_lot::MutexGuard<'_, Option<cudarc::driver::PinnedHostSlice<u8>>>> {
     let mut guard = gpu.staging.lock();
     if guard.as_ref().is_none_or(|s| s.len() < bytes) {
         *guard = None; // free the old one first
-        // SAFETY: the memory is written before it is read (upload copies in, download copies
-        // the device data in). Flags 0: cached, so reading it back on the host is fast.
+                       // SAFETY: the memory is written before it is read (upload copies in, download copies
+                       // the device data in). Flags 0: cached, so reading it back on the host is fast.
         let pinned = unsafe { gpu.ctx.alloc_pinned_with_flags::<u8>(bytes.next_power_of_two(), 0) }
             .map_err(|e| gpu.err("to", format!("allocating pinned host memory: {e:?}")))?;
         *guard = Some(pinned);

@@ -113,7 +113,9 @@ impl Gpu {
 
     /// Make this GPU's context current on the calling thread (ops may run on any thread).
     pub(crate) fn bind(&self) -> Result<()> {
-        self.ctx.bind_to_thread().map_err(|e| self.err("cuda", format!("{e:?}")))
+        self.ctx
+            .bind_to_thread()
+            .map_err(|e| self.err("cuda", format!("{e:?}")))
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {

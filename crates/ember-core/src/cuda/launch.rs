@@ -149,21 +149,50 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
     }
     for s in ["f32", "f64"] {
         for k in [
-            "unary", "binary", "softmax_lanes", "softmax_rows", "softmax_backward", "scatter_add", "index_add",
-            "im2col", "col2im", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-            "rand_uniform", "rand_normal", "arange",
+            "unary",
+            "binary",
+            "softmax_lanes",
+            "softmax_rows",
+            "softmax_backward",
+            "scatter_add",
+            "index_add",
+            "im2col",
+            "col2im",
+            "max_pool2d",
+            "max_pool2d_backward",
+            "avg_pool2d",
+            "avg_pool2d_backward",
+            "rand_uniform",
+            "rand_normal",
+            "arange",
         ] {
             v.push(leak(format!("{k}_{s}")));
         }
     }
     for s in ["u8", "i32", "i64", "f32", "f64"] {
-        for k in ["reduce_cols", "reduce_rows", "arg_reduce", "index_select", "gather", "compare", "where"] {
+        for k in [
+            "reduce_cols",
+            "reduce_rows",
+            "arg_reduce",
+            "index_select",
+            "gather",
+            "compare",
+            "where",
+        ] {
             v.push(leak(format!("{k}_{s}")));
         }
     }
     for s in ["u8", "i32", "i64"] {
         v.push(leak(format!("binary_{s}")));
     }
-    v.extend(["index_select_u16", "gather_u16", "compare_half", "where_u16", "logical_u8", "check_indices", "arange_i64"]);
+    v.extend([
+        "index_select_u16",
+        "gather_u16",
+        "compare_half",
+        "where_u16",
+        "logical_u8",
+        "check_indices",
+        "arange_i64",
+    ]);
     v
 }

@@ -27,6 +27,7 @@ pub mod nvrtc;
 pub(crate) mod ops;
 
 mod api;
+mod creation;
 pub mod pool;
 mod transfer;
 pub use api::*;

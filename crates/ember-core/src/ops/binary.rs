@@ -224,7 +224,14 @@ impl Tensor {
     }
 
     /// The dtype fix-up and autograd record shared by every backend.
-    fn finish_binary(&self, other: &Tensor, op: Binary, mut out: Tensor, cd: DType, out_dtype: DType) -> Result<Tensor> {
+    fn finish_binary(
+        &self,
+        other: &Tensor,
+        op: Binary,
+        mut out: Tensor,
+        cd: DType,
+        out_dtype: DType,
+    ) -> Result<Tensor> {
         if cd != out_dtype {
             out = crate::autograd::no_grad_scope(|| out.to_dtype(out_dtype))?;
         }

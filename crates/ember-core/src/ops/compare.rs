@@ -236,8 +236,18 @@ impl Tensor {
         #[cfg(feature = "cuda")]
         if a.device().is_cuda() || b.device().is_cuda() || cond.device().is_cuda() {
             use crate::cuda::ops::compare::on_device_of;
-            let like = if a.device().is_cuda() { a } else if b.device().is_cuda() { b } else { cond };
-            let (c, ca, cb) = (on_device_of(OP, like, cond)?, on_device_of(OP, like, &ca)?, on_device_of(OP, like, &cb)?);
+            let like = if a.device().is_cuda() {
+                a
+            } else if b.device().is_cuda() {
+                b
+            } else {
+                cond
+            };
+            let (c, ca, cb) = (
+                on_device_of(OP, like, cond)?,
+                on_device_of(OP, like, &ca)?,
+                on_device_of(OP, like, &cb)?,
+            );
             let out = crate::cuda::ops::compare::where_(&c, &lc, &ca, &la, &cb, &lb, &shape)?;
             return Ok(finish_where(cond, a, b, out));
         }

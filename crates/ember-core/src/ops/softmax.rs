@@ -327,7 +327,11 @@ fn softmax_raw(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     #[cfg(feature = "cuda")]
     if xc.device().is_cuda() {
         let out = crate::cuda::ops::softmax::forward(&xc, outer, n, inner, log)?;
-        return if out.dtype() != dtype { out.to_dtype(dtype) } else { Ok(out) };
+        return if out.dtype() != dtype {
+            out.to_dtype(dtype)
+        } else {
+            Ok(out)
+        };
     }
     let data = {
         let g = xc.read();

@@ -401,7 +401,10 @@ impl Tensor {
                 return self.finish_unary(op, out);
             }
             if op.keeps_int() {
-                return Err(crate::cuda::not_on_cuda(op.name(), format!("integer input ({})", self.dtype())));
+                return Err(crate::cuda::not_on_cuda(
+                    op.name(),
+                    format!("integer input ({})", self.dtype()),
+                ));
             }
         }
         if op == Unary::Sign && self.dtype() == DType::Bool {

@@ -10,7 +10,14 @@ use crate::shape::Layout;
 use crate::tensor::Tensor;
 
 /// `a op b` for operands of one dtype broadcast to `shape`.
-pub(crate) fn compare(op: Compare, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout, shape: &[usize]) -> Result<Tensor> {
+pub(crate) fn compare(
+    op: Compare,
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<Tensor> {
     let g = gpu_of(a)?;
     let n: usize = shape.iter().product();
     let out = DeviceBuffer::alloc(g, DType::Bool, n)?;
@@ -23,16 +30,35 @@ pub(crate) fn compare(op: Compare, a: &Tensor, la: &Layout, b: &Tensor, lb: &Lay
             Compare::Gt => 4,
             Compare::Ge => 5,
         };
-        let (o, x, sx, y, sy, n64) = (out.ptr(), ptr(a)?, Strided::new("compare", la)?, ptr(b)?, Strided::new("compare", lb)?, n as i64);
+        let (o, x, sx, y, sy, n64) = (
+            out.ptr(),
+            ptr(a)?,
+            Strided::new("compare", la)?,
+            ptr(b)?,
+            Strided::new("compare", lb)?,
+            n as i64,
+        );
         match a.dtype() {
             DType::F16 | DType::BF16 => {
                 let bf = i32::from(a.dtype() == DType::BF16);
                 // compare_half(u8* out, const u16* x, Strided sx, const u16* y, Strided sy, i64 n, int op, int bf)
-                launch!(g, "compare", "compare_half", grid(n), [&o, &x, &sx, &y, &sy, &n64, &code, &bf])?;
+                launch!(
+                    g,
+                    "compare",
+                    "compare_half",
+                    grid(n),
+                    [&o, &x, &sx, &y, &sy, &n64, &code, &bf]
+                )?;
             }
             d => {
                 // compare_<T>(u8* out, const T* x, Strided sx, const T* y, Strided sy, i64 n, int op)
-                launch!(g, "compare", format!("compare_{}", suffix(d)), grid(n), [&o, &x, &sx, &y, &sy, &n64, &code])?;
+                launch!(
+                    g,
+                    "compare",
+                    format!("compare_{}", suffix(d)),
+                    grid(n),
+                    [&o, &x, &sx, &y, &sy, &n64, &code]
+                )?;
             }
         }
     }
@@ -45,7 +71,14 @@ pub(crate) fn logical(code: i32, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layou
     let n: usize = shape.iter().product();
     let out = DeviceBuffer::alloc(g, DType::Bool, n)?;
     if n > 0 {
-        let (o, x, sx, y, sy, n64) = (out.ptr(), ptr(a)?, Strided::new("logical", la)?, ptr(b)?, Strided::new("logical", lb)?, n as i64);
+        let (o, x, sx, y, sy, n64) = (
+            out.ptr(),
+            ptr(a)?,
+            Strided::new("logical", la)?,
+            ptr(b)?,
+            Strided::new("logical", lb)?,
+            n as i64,
+        );
         // logical_u8(u8* out, const u8* x, Strided sx, const u8* y, Strided sy, i64 n, int op)
         launch!(g, "logical", "logical_u8", grid(n), [&o, &x, &sx, &y, &sy, &n64, &code])?;
     }
@@ -67,9 +100,21 @@ pub(crate) fn where_(
     let out = DeviceBuffer::alloc(g, a.dtype(), n)?;
     if n > 0 {
         let (o, c, sc) = (out.ptr(), ptr(cond)?, Strided::new("where", lc)?);
-        let (x, sx, y, sy, n64) = (ptr(a)?, Strided::new("where", la)?, ptr(b)?, Strided::new("where", lb)?, n as i64);
+        let (x, sx, y, sy, n64) = (
+            ptr(a)?,
+            Strided::new("where", la)?,
+            ptr(b)?,
+            Strided::new("where", lb)?,
+            n as i64,
+        );
         // where_<T>(T* out, const u8* c, Strided sc, const T* x, Strided sx, const T* y, Strided sy, i64 n)
-        launch!(g, "where", format!("where_{}", suffix(a.dtype())), grid(n), [&o, &c, &sc, &x, &sx, &y, &sy, &n64])?;
+        launch!(
+            g,
+            "where",
+            format!("where_{}", suffix(a.dtype())),
+            grid(n),
+            [&o, &c, &sc, &x, &sx, &y, &sy, &n64]
+        )?;
     }
     Ok(tensor(out, shape))
 }

@@ -66,9 +66,19 @@ fn im2col(op: &'static str, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     let n = g.n * ckk(g) * g.oh * g.ow;
     let out = DeviceBuffer::alloc(gpu, x.dtype(), n)?;
     if n > 0 {
-        let (o, xp, b) = (out.ptr(), ptr(&x)? + (x.offset() * x.dtype().size_in_bytes()) as u64, g.n as i64);
+        let (o, xp, b) = (
+            out.ptr(),
+            ptr(&x)? + (x.offset() * x.dtype().size_in_bytes()) as u64,
+            g.n as i64,
+        );
         // im2col_<T>(T* cols, const T* x, ConvGeom g, i64 batch)
-        launch!(gpu, op, format!("im2col_{}", suffix(x.dtype())), grid(n), [&o, &xp, &geo, &b])?;
+        launch!(
+            gpu,
+            op,
+            format!("im2col_{}", suffix(x.dtype())),
+            grid(n),
+            [&o, &xp, &geo, &b]
+        )?;
     }
     Ok(tensor(out, &[g.n, ckk(g), g.oh * g.ow]))
 }
@@ -81,9 +91,19 @@ fn col2im(op: &'static str, cols: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     let n = g.n * g.c_in * g.h * g.w;
     let out = DeviceBuffer::alloc(gpu, cols.dtype(), n)?;
     if n > 0 {
-        let (o, cp, b) = (out.ptr(), ptr(&cols)? + (cols.offset() * cols.dtype().size_in_bytes()) as u64, g.n as i64);
+        let (o, cp, b) = (
+            out.ptr(),
+            ptr(&cols)? + (cols.offset() * cols.dtype().size_in_bytes()) as u64,
+            g.n as i64,
+        );
         // col2im_<T>(T* x, const T* cols, ConvGeom g, i64 batch)
-        launch!(gpu, op, format!("col2im_{}", suffix(cols.dtype())), grid(n), [&o, &cp, &geo, &b])?;
+        launch!(
+            gpu,
+            op,
+            format!("col2im_{}", suffix(cols.dtype())),
+            grid(n),
+            [&o, &cp, &geo, &b]
+        )?;
     }
     Ok(tensor(out, &[g.n, g.c_in, g.h, g.w]))
 }
@@ -122,7 +142,10 @@ pub(crate) fn backward_weight(g: &ConvGeom, gy: &Tensor, x: &Tensor, with_bias: 
         let gy = gy.detach();
         let cols = im2col("conv2d_backward_weight", &x.detach(), g)?;
         let gy3 = gy.reshape_to(&[g.n, g.c_out, g.oh * g.ow])?;
-        let gw = gy3.matmul(&cols.transpose(-2, -1)?)?.sum(0, false)?.reshape_to(&[g.c_out * ckk(g)])?;
+        let gw = gy3
+            .matmul(&cols.transpose(-2, -1)?)?
+            .sum(0, false)?
+            .reshape_to(&[g.c_out * ckk(g)])?;
         if !with_bias {
             return Ok(gw);
         }

@@ -25,7 +25,13 @@ pub(crate) fn contiguous(t: &Tensor) -> Result<Tensor> {
     if n > 0 {
         let (o, x, sx, n64) = (out.ptr(), ptr(t)?, Strided::new("contiguous", t.layout())?, n as i64);
         // copy_strided_<T>(T* out, const T* x, Strided sx, i64 n)
-        launch!(g, "contiguous", format!("copy_strided_{}", suffix(t.dtype())), grid(n), [&o, &x, &sx, &n64])?;
+        launch!(
+            g,
+            "contiguous",
+            format!("copy_strided_{}", suffix(t.dtype())),
+            grid(n),
+            [&o, &x, &sx, &n64]
+        )?;
     }
     Ok(tensor(out, t.shape()))
 }
@@ -34,12 +40,28 @@ pub(crate) fn contiguous(t: &Tensor) -> Result<Tensor> {
 pub(crate) fn copy_into(view: &Tensor, x: &Tensor) -> Result<()> {
     let g = gpu_of(view)?;
     let n = view.numel();
-    let x = if x.dtype() == view.dtype() { x.clone() } else { cast(x, view.dtype())? };
+    let x = if x.dtype() == view.dtype() {
+        x.clone()
+    } else {
+        cast(x, view.dtype())?
+    };
     if n > 0 {
         let lx = x.layout().broadcast_to("copy", view.shape())?;
-        let (o, so, xp, sx, n64) = (ptr(view)?, Strided::new("copy", view.layout())?, ptr(&x)?, Strided::new("copy", &lx)?, n as i64);
+        let (o, so, xp, sx, n64) = (
+            ptr(view)?,
+            Strided::new("copy", view.layout())?,
+            ptr(&x)?,
+            Strided::new("copy", &lx)?,
+            n as i64,
+        );
         // copy_into_<T>(T* out, Strided so, const T* x, Strided sx, i64 n)
-        launch!(g, "copy", format!("copy_into_{}", suffix(view.dtype())), grid(n), [&o, &so, &xp, &sx, &n64])?;
+        launch!(
+            g,
+            "copy",
+            format!("copy_into_{}", suffix(view.dtype())),
+            grid(n),
+            [&o, &so, &xp, &sx, &n64]
+        )?;
     }
     view.bump_version();
     Ok(())
@@ -155,7 +177,13 @@ pub(crate) fn unary(t: &Tensor, op: Unary) -> Result<Tensor> {
         let (code, a, b) = unary_code(op);
         let (o, x, sx, n64) = (out.ptr(), ptr(t)?, Strided::new(op.name(), t.layout())?, n as i64);
         // unary_<T>(T* out, const T* x, Strided sx, i64 n, int op, double a, double b)
-        launch!(g, op.name(), format!("unary_{}", suffix(t.dtype())), grid(n), [&o, &x, &sx, &n64, &code, &a, &b])?;
+        launch!(
+            g,
+            op.name(),
+            format!("unary_{}", suffix(t.dtype())),
+            grid(n),
+            [&o, &x, &sx, &n64, &code, &a, &b]
+        )?;
     }
     Ok(tensor(out, t.shape()))
 }
@@ -194,7 +222,13 @@ pub(crate) fn binary(op: Binary, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layou
         let (sx, sy) = (Strided::new(op.name(), la)?, Strided::new(op.name(), lb)?);
         let (n64, code) = (n as i64, binary_code(op));
         // binary_<T>(T* out, const T* x, Strided sx, const T* y, Strided sy, i64 n, int op)
-        launch!(g, op.name(), format!("binary_{}", suffix(d)), grid(n), [&o, &x, &sx, &y, &sy, &n64, &code])?;
+        launch!(
+            g,
+            op.name(),
+            format!("binary_{}", suffix(d)),
+            grid(n),
+            [&o, &x, &sx, &y, &sy, &n64, &code]
+        )?;
     }
     Ok(tensor(out, shape))
 }

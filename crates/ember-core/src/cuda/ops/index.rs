@@ -67,7 +67,13 @@ pub(crate) fn index_select(op: &'static str, x: &Tensor, d: usize, index: &Tenso
         let (o, xp, ip, bp) = (out.ptr(), first_elem(&xc)?, first_elem(&idx)?, bad.ptr());
         let (o64, n64, i64_, k64) = (outer as i64, n as i64, inner as i64, k as i64);
         // index_select_<T>(T* out, const T* x, const i64* idx, i64 outer, i64 n, i64 inner, i64 k, int* bad)
-        launch!(g, op, format!("index_select_{}", suffix(x.dtype())), grid(outer * k * inner), [&o, &xp, &ip, &o64, &n64, &i64_, &k64, &bp])?;
+        launch!(
+            g,
+            op,
+            format!("index_select_{}", suffix(x.dtype())),
+            grid(outer * k * inner),
+            [&o, &xp, &ip, &o64, &n64, &i64_, &k64, &bp]
+        )?;
         check_flag(op, &bad, n)?;
     }
     Ok(tensor(out, &shape))
@@ -80,7 +86,13 @@ fn check_range(op: &'static str, g: &std::sync::Arc<Gpu>, idx: &Tensor, size: us
         return Ok(());
     }
     let bad = flag(g)?;
-    let (ip, si, c64, s64, bp) = (ptr(idx)?, Strided::new(op, idx.layout())?, count as i64, size as i64, bad.ptr());
+    let (ip, si, c64, s64, bp) = (
+        ptr(idx)?,
+        Strided::new(op, idx.layout())?,
+        count as i64,
+        size as i64,
+        bad.ptr(),
+    );
     // check_indices(const i64* idx, Strided si, i64 count, i64 n, int* bad)
     launch!(g, op, "check_indices", grid(count), [&ip, &si, &c64, &s64, &bp])?;
     check_flag(op, &bad, size)
@@ -104,7 +116,13 @@ pub(crate) fn gather(x: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
         );
         let (dim, n64) = (d as i32, n as i64);
         // gather_<T>(T* out, const T* x, Strided sx, const i64* idx, Strided si, int dim, i64 n)
-        launch!(g, OP, format!("gather_{}", suffix(x.dtype())), grid(n), [&o, &xp, &sx, &ip, &si, &dim, &n64])?;
+        launch!(
+            g,
+            OP,
+            format!("gather_{}", suffix(x.dtype())),
+            grid(n),
+            [&o, &xp, &sx, &ip, &si, &dim, &n64]
+        )?;
     }
     Ok(tensor(out, index.shape()))
 }
@@ -139,10 +157,22 @@ pub(crate) fn scatter_add(
             offset: src.offset(),
         };
         let bad = flag(g)?;
-        let (o, sp, ss, ip, si) = (ptr(&out)?, ptr(src)?, Strided::with_shape(OP, &ls)?, ptr(&idx)?, Strided::with_shape(OP, idx.layout())?);
+        let (o, sp, ss, ip, si) = (
+            ptr(&out)?,
+            ptr(src)?,
+            Strided::with_shape(OP, &ls)?,
+            ptr(&idx)?,
+            Strided::with_shape(OP, idx.layout())?,
+        );
         let (dim, n64, bp) = (d as i32, n as i64, bad.ptr());
         // scatter_add_<T>(T* out, Strided so, const T* src, Strided ss, const i64* idx, Strided si, int dim, i64 n, int* bad)
-        launch!(g, OP, format!("scatter_add_{}", suffix(src.dtype())), grid(n), [&o, &so, &sp, &ss, &ip, &si, &dim, &n64, &bp])?;
+        launch!(
+            g,
+            OP,
+            format!("scatter_add_{}", suffix(src.dtype())),
+            grid(n),
+            [&o, &so, &sp, &ss, &ip, &si, &dim, &n64, &bp]
+        )?;
         check_flag(OP, &bad, shape[d])?;
     }
     Ok(out)
@@ -174,7 +204,13 @@ pub(crate) fn index_add(
         let (o, sp, ip, bp) = (ptr(&out)?, first_elem(&src)?, first_elem(&idx)?, bad.ptr());
         let (o64, n64, i64_, k64) = (outer as i64, n as i64, inner as i64, k as i64);
         // index_add_<T>(T* out, const T* src, const i64* idx, i64 outer, i64 n, i64 inner, i64 k, int* bad)
-        launch!(g, OP, format!("index_add_{}", suffix(source.dtype())), grid(outer * k * inner), [&o, &sp, &ip, &o64, &n64, &i64_, &k64, &bp])?;
+        launch!(
+            g,
+            OP,
+            format!("index_add_{}", suffix(source.dtype())),
+            grid(outer * k * inner),
+            [&o, &sp, &ip, &o64, &n64, &i64_, &k64, &bp]
+        )?;
         check_flag(OP, &bad, n)?;
     }
     Ok(out)

@@ -32,7 +32,11 @@ fn operand(t: &Tensor, l: &Layout, rows: usize, cols: usize) -> Result<Operand> 
     let (bshape, bstrides) = crate::shape::coalesce(&l.shape[..nd - 2], &l.strides[..nd - 2]);
     let batch_stride = match bshape.iter().filter(|&&n| n > 1).count() {
         0 => Some(0),
-        1 => bshape.iter().zip(bstrides.iter()).find(|(&n, _)| n > 1).map(|(_, &s)| s),
+        1 => bshape
+            .iter()
+            .zip(bstrides.iter())
+            .find(|(&n, _)| n > 1)
+            .map(|(_, &s)| s),
         _ => None,
     };
     // In the swapped product this row-major operand is read as its transpose: row-major with
@@ -74,7 +78,10 @@ pub(crate) fn batched(
 ) -> Result<Tensor> {
     let d = a.dtype();
     let (data_type, compute) = match d {
-        DType::F32 if allow_tf32() => (cudaDataType::CUDA_R_32F, cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32),
+        DType::F32 if allow_tf32() => (
+            cudaDataType::CUDA_R_32F,
+            cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
+        ),
         DType::F32 => (cudaDataType::CUDA_R_32F, cublasComputeType_t::CUBLAS_COMPUTE_32F),
         DType::F64 => (cudaDataType::CUDA_R_64F, cublasComputeType_t::CUBLAS_COMPUTE_64F),
         DType::F16 => (cudaDataType::CUDA_R_16F, cublasComputeType_t::CUBLAS_COMPUTE_32F),
@@ -96,7 +103,10 @@ pub(crate) fn batched(
     }
     let too_big = [m, n, k, count].iter().any(|&v| v > i32::MAX as usize);
     if too_big {
-        return Err(not_on_cuda("matmul", format!("dims over 2^31 (m={m}, n={n}, k={k}, batch={count})")));
+        return Err(not_on_cuda(
+            "matmul",
+            format!("dims over 2^31 (m={m}, n={n}, k={k}, batch={count})"),
+        ));
     }
     let oa = operand(a, la, m, k)?;
     let ob = operand(b, lb, k, n)?;

@@ -28,6 +28,7 @@ pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub(crate) mod rng;
 pub(crate) mod softmax;
 
 pub(crate) use elementwise::{binary, cast, contiguous, copy_fresh, copy_into, fill, unary};

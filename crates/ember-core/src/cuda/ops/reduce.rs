@@ -38,10 +38,22 @@ pub(crate) fn reduce(
             let init = $init;
             if inner == 1 {
                 // reduce_rows_<T>(T* out, const T* x, i64 outer, i64 red, int op, T init)
-                launch!(g, "reduce", format!("reduce_rows_{}", suffix(d)), rows_grid(outer), [&o, &x, &outer64, &red64, &code, &init])
+                launch!(
+                    g,
+                    "reduce",
+                    format!("reduce_rows_{}", suffix(d)),
+                    rows_grid(outer),
+                    [&o, &x, &outer64, &red64, &code, &init]
+                )
             } else {
                 // reduce_cols_<T>(T* out, const T* x, i64 outer, i64 red, i64 inner, int op, T init)
-                launch!(g, "reduce", format!("reduce_cols_{}", suffix(d)), grid(outer * inner), [&o, &x, &outer64, &red64, &inner64, &code, &init])
+                launch!(
+                    g,
+                    "reduce",
+                    format!("reduce_cols_{}", suffix(d)),
+                    grid(outer * inner),
+                    [&o, &x, &outer64, &red64, &inner64, &code, &init]
+                )
             }
         }};
     }

@@ -19,10 +19,22 @@ pub(crate) fn forward(x: &Tensor, outer: usize, n: usize, inner: usize, log: boo
         let (o64, n64, i64_) = (outer as i64, n as i64, inner as i64);
         if inner == 1 {
             // softmax_rows_<T>(T* y, const T* x, i64 outer, i64 n, int log_out)
-            launch!(g, "softmax", format!("softmax_rows_{}", suffix(x.dtype())), rows_grid(outer), [&y, &xp, &o64, &n64, &lg])?;
+            launch!(
+                g,
+                "softmax",
+                format!("softmax_rows_{}", suffix(x.dtype())),
+                rows_grid(outer),
+                [&y, &xp, &o64, &n64, &lg]
+            )?;
         } else {
             // softmax_lanes_<T>(T* y, const T* x, i64 outer, i64 n, i64 inner, int log_out)
-            launch!(g, "softmax", format!("softmax_lanes_{}", suffix(x.dtype())), grid(outer * inner), [&y, &xp, &o64, &n64, &i64_, &lg])?;
+            launch!(
+                g,
+                "softmax",
+                format!("softmax_lanes_{}", suffix(x.dtype())),
+                grid(outer * inner),
+                [&y, &xp, &o64, &n64, &i64_, &lg]
+            )?;
         }
     }
     Ok(tensor(out, x.shape()))
@@ -36,7 +48,13 @@ pub(crate) fn backward(y: &Tensor, gy: &Tensor, outer: usize, n: usize, inner: u
         let (gx, yp, gp, lg) = (out.ptr(), base(y)?, base(gy)?, i32::from(log));
         let (o64, n64, i64_) = (outer as i64, n as i64, inner as i64);
         // softmax_backward_<T>(T* gx, const T* y, const T* g, i64 outer, i64 n, i64 inner, int log_out)
-        launch!(g, "softmax", format!("softmax_backward_{}", suffix(y.dtype())), grid(outer * inner), [&gx, &yp, &gp, &o64, &n64, &i64_, &lg])?;
+        launch!(
+            g,
+            "softmax",
+            format!("softmax_backward_{}", suffix(y.dtype())),
+            grid(outer * inner),
+            [&gx, &yp, &gp, &o64, &n64, &i64_, &lg]
+        )?;
     }
     Ok(tensor(out, y.shape()))
 }
