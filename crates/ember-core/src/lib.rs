@@ -9,6 +9,7 @@
 //! ```
 
 pub mod alloc;
+pub mod amp;
 pub mod autograd;
 pub mod cpu;
 pub mod cuda;

@@ -378,6 +378,12 @@ impl Tensor {
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![4.0, 4.0, 2.0, 4.0, 4.0, 2.0, 2.0, 2.0, 1.0]);
     /// ```
     pub fn conv2d_with(&self, weight: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
+        if crate::amp::autocast_dtype().is_some() && self.dtype() == DType::F32 {
+            let (x, w) = (crate::amp::lower(self)?, crate::amp::lower(weight)?);
+            let b = bias.map(crate::amp::lower).transpose()?;
+            let _off = crate::amp::autocast_disabled();
+            return x.conv2d_with(&w, b.as_ref(), params);
+        }
         if self.ndim() == 3 {
             return self.unsqueeze(0)?.conv2d_with(weight, bias, params)?.squeeze(0);
         }

@@ -169,6 +169,13 @@ impl Tensor {
     /// assert_eq!(a.matmul(&b).unwrap().shape(), &[2, 5, 4]);
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if crate::amp::autocast_dtype().is_some() {
+            let (a, b) = (crate::amp::lower(self)?, crate::amp::lower(other)?);
+            if a.dtype() != self.dtype() || b.dtype() != other.dtype() {
+                let _off = crate::amp::autocast_disabled();
+                return a.matmul(&b);
+            }
+        }
         let (a, b) = (self, other);
         if a.ndim() == 0 || b.ndim() == 0 {
             return Err(shape_err(

@@ -222,6 +222,9 @@ impl Tensor {
 
     /// Sum over `dims` (empty = all dims).
     pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if let Some(wide) = crate::amp::widen(self)? {
+            return wide.sum_dims(dims, keepdim);
+        }
         let d = reduce_dims("sum", dims, self.ndim())?;
         let out = self.reduce_raw(Reduce::Sum, &d, keepdim)?;
         if !needs_grad(&[self]) {
@@ -246,6 +249,9 @@ impl Tensor {
 
     /// Mean over `dims` (empty = all); integer inputs are an error, as in PyTorch.
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if let Some(wide) = crate::amp::widen(self)? {
+            return wide.mean_dims(dims, keepdim);
+        }
         if !self.dtype().is_float() {
             return Err(dtype_err(
                 "mean",

@@ -413,6 +413,9 @@ impl Tensor {
     }
 
     fn softmax_op(&self, dim: isize, log: bool) -> Result<Tensor> {
+        if let Some(wide) = crate::amp::widen(self)? {
+            return wide.softmax_op(dim, log);
+        }
         let op = op_name(log);
         if !self.dtype().is_float() {
             return Err(dtype_err(
