@@ -143,6 +143,47 @@ device_tests! {
         Ok(())
     }
 
+    fn max_pool2d_forward_and_backward_match_cpu(dev) {
+        let run = |d: Device| -> Result<Vec<Vec<f64>>> {
+            let x = seeded(&[2, 3, 7, 6], 40).to(d)?.detach().requires_grad_(true);
+            let (v, i) = x.max_pool2d([3, 2], [2, 2], [1, 0], [1, 1], false)?;
+            let s = x.max_pool2d_simple([2, 2], [2, 2])?;
+            v.sum_all().add(&s.square()?.sum_all())?.backward()?;
+            Ok(vec![values(&v)?, values(&i)?, values(&s)?, values(&x.grad().unwrap())?])
+        };
+        let (cpu, other) = (run(Device::Cpu)?, run(dev)?);
+        for (g, w) in other.iter().zip(&cpu) {
+            assert_close(g, w, 1e-5);
+        }
+        Ok(())
+    }
+
+    fn in_place_optimizer_updates_work(dev) {
+        let p = Tensor::new(&[1.0f32, 2.0, 3.0]).to(dev)?;
+        let g = Tensor::new(&[0.5f32, -1.0, 2.0]).to(dev)?;
+        let _ng = ember_core::no_grad();
+        p.add_scaled_(&g, -0.1)?;
+        p.mul_scalar_(2.0)?;
+        p.add_(&g)?;
+        let copy = p.copy();
+        p.zero_()?;
+        assert_close(&values(&copy)?, &[2.4, 2.2, 7.6], 1e-6);
+        assert_eq!(values(&p)?, vec![0.0; 3]);
+        Ok(())
+    }
+
+    fn autocast_runs_matmul_in_bf16(dev) {
+        let a = seeded(&[4, 8], 50).to(dev)?;
+        let b = seeded(&[8, 3], 51).to(dev)?;
+        let full = a.matmul(&b)?;
+        let _ac = ember_core::amp::autocast(DType::BF16)?;
+        let low = a.matmul(&b)?;
+        assert_eq!(low.dtype(), DType::BF16);
+        assert_eq!(low.softmax(-1)?.dtype(), DType::F32);
+        assert_close(&values(&low)?, &values(&full)?, 5e-2);
+        Ok(())
+    }
+
     fn mixing_devices_is_an_error(dev) {
         if dev == Device::Cpu {
             return Ok(());

@@ -142,10 +142,7 @@ impl Gpu {
             match modules.get(module_name) {
                 Some(m) => m.clone(),
                 None => {
-                    let ptx = crate::cuda::nvrtc::all_ptx()?
-                        .get(module_name)
-                        .ok_or_else(|| self.err("cuda", format!("no PTX for module {module_name}")))?
-                        .clone();
+                    let ptx = crate::cuda::nvrtc::ptx(module_name)?;
                     let m = self
                         .ctx
                         .load_module(ptx)

@@ -53,6 +53,20 @@ pub fn compile(name: &str) -> Result<Ptx> {
     })
 }
 
+/// The PTX of module `name`, compiled on its first use and cached for the life of the process
+/// (so a program that only multiplies matrices never compiles the pooling kernels).
+pub fn ptx(name: &'static str) -> Result<Ptx> {
+    static CACHE: OnceLock<parking_lot::Mutex<HashMap<&'static str, Ptx>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().get(name) {
+        return Ok(p.clone());
+    }
+    // compiled outside the lock: two threads may both compile a module once, never block
+    let p = compile(name)?;
+    cache.lock().insert(name, p.clone());
+    Ok(p)
+}
+
 /// The PTX of every module, compiled on first use and cached for the life of the process.
 pub fn all_ptx() -> Result<&'static HashMap<&'static str, Ptx>> {
     static CACHE: OnceLock<std::result::Result<HashMap<&'static str, Ptx>, Error>> = OnceLock::new();

@@ -189,6 +189,10 @@ fn compute_dtype(d: DType) -> DType {
 impl Tensor {
     /// Apply a binary primitive with broadcasting and type promotion.
     pub fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {
+        #[cfg(feature = "cuda")]
+        if let Some((a, b)) = crate::cuda::ops::scalar_to_device(self, other)? {
+            return a.binary(&b, op);
+        }
         crate::ops::check_same_device(op.name(), self, other)?;
         let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
         let promoted = DType::promote(self.dtype(), other.dtype());

@@ -52,6 +52,10 @@ fn cmp_kernel<T: Copy + PartialOrd + Send + Sync>(
 impl Tensor {
     /// Elementwise comparison with broadcasting; returns a bool tensor.
     pub fn compare(&self, other: &Tensor, op: Compare) -> Result<Tensor> {
+        #[cfg(feature = "cuda")]
+        if let Some((a, b)) = crate::cuda::ops::scalar_to_device(self, other)? {
+            return a.compare(&b, op);
+        }
         crate::ops::check_same_device(op.name(), self, other)?;
         let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
         let d = DType::promote(self.dtype(), other.dtype());

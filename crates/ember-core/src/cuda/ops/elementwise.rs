@@ -63,8 +63,25 @@ pub(crate) fn copy_into(view: &Tensor, x: &Tensor) -> Result<()> {
             [&o, &so, &xp, &sx, &n64]
         )?;
     }
-    view.bump_version();
     Ok(())
+}
+
+/// `dst.copy_(src)` where either side is on a GPU: a CPU source is uploaded first, a CPU
+/// destination gets the downloaded data, and a source aliasing the destination is copied out
+/// first (the kernel reads and writes elements in no fixed order).
+pub(crate) fn copy_across(dst: &Tensor, src: &Tensor) -> Result<()> {
+    match (dst.device(), src.device()) {
+        (crate::Device::Cuda(_), crate::Device::Cuda(_)) if dst.device() == src.device() => {
+            let src = if src.shares_storage(dst) {
+                copy_fresh(src)?
+            } else {
+                src.clone()
+            };
+            copy_into(dst, &src)
+        }
+        (crate::Device::Cuda(_), _) => copy_into(dst, &src.detach().to(dst.device())?),
+        (_, _) => dst.copy_data_from(&src.detach().to(dst.device())?),
+    }
 }
 
 /// A fresh contiguous copy (never `t` itself), for out-of-place ops that write into a copy.

@@ -27,11 +27,12 @@ pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod matmul;
+pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod rng;
 pub(crate) mod softmax;
 
-pub(crate) use elementwise::{binary, cast, contiguous, copy_fresh, copy_into, fill, unary};
+pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary};
 
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::device::Gpu;
@@ -76,4 +77,19 @@ pub(crate) fn assert_host(t: &Tensor) {
             std::panic::Location::caller()
         );
     }
+}
+
+/// A 0-dim CPU tensor meeting a GPU tensor moves to the GPU (PyTorch allows CPU scalars in
+/// GPU ops): `Some` with both operands on one device, `None` when nothing moves.
+pub(crate) fn scalar_to_device(a: &Tensor, b: &Tensor) -> Result<Option<(Tensor, Tensor)>> {
+    if a.device() == b.device() {
+        return Ok(None);
+    }
+    if b.ndim() == 0 && b.device().is_cpu() {
+        return Ok(Some((a.clone(), b.to(a.device())?)));
+    }
+    if a.ndim() == 0 && a.device().is_cpu() {
+        return Ok(Some((a.to(b.device())?, b.clone())));
+    }
+    Ok(None)
 }
