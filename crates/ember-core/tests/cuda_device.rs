@@ -167,7 +167,7 @@ device_tests! {
         p.add_(&g)?;
         let copy = p.copy();
         p.zero_()?;
-        assert_close(&values(&copy)?, &[2.4, 2.2, 7.6], 1e-6);
+        assert_close(&values(&copy)?, &[2.4, 3.2, 7.6], 1e-6);
         assert_eq!(values(&p)?, vec![0.0; 3]);
         Ok(())
     }
