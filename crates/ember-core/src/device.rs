@@ -23,6 +23,12 @@ impl Device {
     pub fn check_available(self, op: &'static str) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(i) => crate::cuda::device::gpu(i).map(|_| ()).map_err(|e| match e {
+                Error::Device { msg, .. } => Error::Device { op, msg },
+                e => e,
+            }),
+            #[cfg(not(feature = "cuda"))]
             Device::Cuda(i) => Err(Error::Device {
                 op,
                 msg: format!(
@@ -31,6 +37,22 @@ impl Device {
                 ),
             }),
         }
+    }
+}
+
+impl Device {
+    pub fn is_cuda(self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+
+    pub fn is_cpu(self) -> bool {
+        self == Device::Cpu
+    }
+}
+
+impl From<&Device> for Device {
+    fn from(d: &Device) -> Device {
+        *d
     }
 }
 

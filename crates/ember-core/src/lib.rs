@@ -9,8 +9,10 @@
 //! ```
 
 pub mod alloc;
+pub mod amp;
 pub mod autograd;
 pub mod cpu;
+pub mod cuda;
 pub mod device;
 mod display;
 pub mod dtype;

@@ -191,6 +191,9 @@ pub struct Storage {
     pub(crate) data: RwLock<CpuStorage>,
     pub(crate) version: AtomicU64,
     pub(crate) device: Device,
+    /// The device memory of a GPU storage (`data` is then an empty buffer of the same dtype).
+    #[cfg(feature = "cuda")]
+    pub(crate) cuda: Option<crate::cuda::buffer::DeviceBuffer>,
 }
 
 /// Bytes held by live tensor storages in this process (for leak tests and memory stats).
@@ -208,6 +211,19 @@ impl Storage {
             data: RwLock::new(data),
             version: AtomicU64::new(0),
             device: Device::Cpu,
+            #[cfg(feature = "cuda")]
+            cuda: None,
+        }
+    }
+
+    /// A storage on a GPU (its bytes count in `ember::cuda::memory_allocated`, not here).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn new_cuda(buf: crate::cuda::buffer::DeviceBuffer) -> Storage {
+        Storage {
+            data: RwLock::new(CpuStorage::zeros(buf.dtype, 0)),
+            version: AtomicU64::new(0),
+            device: Device::Cuda(buf.gpu.ordinal),
+            cuda: Some(buf),
         }
     }
 

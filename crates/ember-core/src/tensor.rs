@@ -173,11 +173,17 @@ impl Tensor {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    #[cfg_attr(feature = "cuda", track_caller)]
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, CpuStorage> {
+        #[cfg(feature = "cuda")]
+        crate::cuda::ops::assert_host(self);
         self.inner.storage.data.read()
     }
 
+    #[cfg_attr(feature = "cuda", track_caller)]
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, CpuStorage> {
+        #[cfg(feature = "cuda")]
+        crate::cuda::ops::assert_host(self);
         self.inner.storage.data.write()
     }
 
@@ -185,6 +191,9 @@ impl Tensor {
 
     /// The elements in row-major order, converted to `T` (like `tensor.flatten().tolist()`).
     pub fn to_vec<T: StorageElem>(&self) -> Result<Vec<T>> {
+        if !self.device().is_cpu() {
+            return self.to(Device::Cpu)?.to_vec();
+        }
         let t = if self.dtype() == T::DTYPE {
             self.clone()
         } else {
@@ -210,6 +219,9 @@ impl Tensor {
                 ),
             ));
         }
+        if !self.device().is_cpu() {
+            return self.to(Device::Cpu)?.item();
+        }
         let g = self.read();
         let o = self.inner.layout.offset;
         Ok(crate::with_storage!(&*g, v => v[o].to_f64()))
@@ -232,6 +244,13 @@ impl Tensor {
         if self.is_contiguous() {
             return self.clone();
         }
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            let out = crate::cuda::ops::contiguous(self).expect("contiguous: CUDA copy kernel failed");
+            return crate::autograd::record("contiguous", out, &[self], |_ins| {
+                Box::new(|g| Ok(vec![Some(g.clone())]))
+            });
+        }
         let out = Tensor::from_storage(crate::cpu::copy::strided_copy(self), self.shape());
         crate::autograd::record("contiguous", out, &[self], |_ins| {
             Box::new(|g| Ok(vec![Some(g.clone())]))
@@ -243,6 +262,10 @@ impl Tensor {
         if self.is_contiguous() {
             self.clone()
         } else {
+            #[cfg(feature = "cuda")]
+            if self.device().is_cuda() {
+                return crate::cuda::ops::contiguous(self).expect("contiguous: CUDA copy kernel failed");
+            }
             Tensor::from_storage(crate::cpu::copy::strided_copy(self), self.shape())
         }
     }

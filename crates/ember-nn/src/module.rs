@@ -340,18 +340,41 @@ pub trait Module: Send + Sync {
         res
     }
 
-    /// Move the model to `device`. Only the CPU exists in this build: other devices error.
+    /// Move the model's parameters and buffers to `device` (`model.to(device)` in PyTorch).
+    /// A GPU that cannot be used (no `cuda` feature, no driver) is an error and nothing moves.
+    /// Parameters get new tensors: build the optimizer after moving, as in PyTorch.
     fn to_device(&self, device: Device) -> Result<()> {
-        match device {
-            Device::Cpu => Ok(()),
-            d => {
-                d.check_available("Module::to_device")?;
-                Err(Error::Device {
-                    op: "Module::to_device",
-                    msg: format!("moving modules to {d} is not supported yet"),
-                })
+        device.check_available("Module::to_device")?;
+        let mut res = Ok(());
+        walk(&|v| self.visit(v), &mut |e| {
+            let r = match e {
+                Entry::Param(_, p) => {
+                    let t = p.tensor();
+                    if t.device() != device {
+                        let rg = t.requires_grad();
+                        ember_core::autograd::no_grad_scope(|| t.to(device)).and_then(|c| {
+                            p.set(c)?;
+                            p.tensor().set_requires_grad(rg)
+                        })
+                    } else {
+                        Ok(())
+                    }
+                }
+                Entry::Buffer(_, b) => {
+                    let t = b.tensor();
+                    if t.device() != device {
+                        ember_core::autograd::no_grad_scope(|| t.to(device)).map(|c| b.set(c))
+                    } else {
+                        Ok(())
+                    }
+                }
+                Entry::Module(..) => Ok(()),
+            };
+            if res.is_ok() {
+                res = r;
             }
-        }
+        });
+        res
     }
 
     /// Save the `state_dict` as a safetensors file (atomically), loadable by

@@ -10,6 +10,8 @@
 //! ```
 
 pub use ember_core as core;
+/// `ember::cuda::synchronize`, memory statistics, `set_allow_tf32` (present in every build).
+pub use ember_core::cuda;
 pub use ember_core::{autograd, io, load, manual_seed, no_grad, save, DType, Device, Error, Generator, Result, Tensor};
 
 /// Everything a typical program needs: `use ember::prelude::*;`

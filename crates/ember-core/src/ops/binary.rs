@@ -189,6 +189,10 @@ fn compute_dtype(d: DType) -> DType {
 impl Tensor {
     /// Apply a binary primitive with broadcasting and type promotion.
     pub fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {
+        #[cfg(feature = "cuda")]
+        if let Some((a, b)) = crate::cuda::ops::scalar_to_device(self, other)? {
+            return a.binary(&b, op);
+        }
         crate::ops::check_same_device(op.name(), self, other)?;
         let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
         let promoted = DType::promote(self.dtype(), other.dtype());
@@ -198,6 +202,11 @@ impl Tensor {
         let b = other.to_dtype(cd)?;
         let la = a.layout().broadcast_to(op.name(), &shape)?;
         let lb = b.layout().broadcast_to(op.name(), &shape)?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() {
+            let out = crate::cuda::ops::binary(op, &a, &la, &b, &lb, &shape)?;
+            return self.finish_binary(other, op, out, cd, out_dtype);
+        }
         let data = {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {
@@ -214,7 +223,19 @@ impl Tensor {
                 op.kernel_int(&a, &b)?
             }
         };
-        let mut out = Tensor::from_storage(data, &shape);
+        let out = Tensor::from_storage(data, &shape);
+        self.finish_binary(other, op, out, cd, out_dtype)
+    }
+
+    /// The dtype fix-up and autograd record shared by every backend.
+    fn finish_binary(
+        &self,
+        other: &Tensor,
+        op: Binary,
+        mut out: Tensor,
+        cd: DType,
+        out_dtype: DType,
+    ) -> Result<Tensor> {
         if cd != out_dtype {
             out = crate::autograd::no_grad_scope(|| out.to_dtype(out_dtype))?;
         }
@@ -257,6 +278,11 @@ impl Tensor {
         let is_float = v.fract() != 0.0 || !v.is_finite();
         let d = DType::promote_with_scalar(self.dtype(), is_float || self.dtype().is_float());
         let d = if self.dtype().is_float() { self.dtype() } else { d };
+        #[cfg(feature = "cuda")]
+        if let crate::Device::Cuda(i) = self.device() {
+            // made on the device by a fill kernel: no host round trip per scalar op
+            return crate::cuda::ops::fill(i, d, &[], v).expect("scalar on the GPU: fill kernel failed");
+        }
         Tensor::from_storage(CpuStorage::full(d, 1, v), &[])
     }
 

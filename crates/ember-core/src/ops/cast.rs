@@ -45,6 +45,17 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            let out = crate::cuda::ops::cast(self, dtype)?;
+            if !dtype.is_float() {
+                return Ok(out);
+            }
+            let src = self.dtype();
+            return Ok(record("to_dtype", out, &[self], move |_| {
+                Box::new(move |g| Ok(vec![Some(g.to_dtype(src)?)]))
+            }));
+        }
         let data = match dtype {
             DType::Bool => cast_to::<bool>(self),
             DType::U8 => cast_to::<u8>(self),

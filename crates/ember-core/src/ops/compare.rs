@@ -52,12 +52,20 @@ fn cmp_kernel<T: Copy + PartialOrd + Send + Sync>(
 impl Tensor {
     /// Elementwise comparison with broadcasting; returns a bool tensor.
     pub fn compare(&self, other: &Tensor, op: Compare) -> Result<Tensor> {
+        #[cfg(feature = "cuda")]
+        if let Some((a, b)) = crate::cuda::ops::scalar_to_device(self, other)? {
+            return a.compare(&b, op);
+        }
         crate::ops::check_same_device(op.name(), self, other)?;
         let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
         let d = DType::promote(self.dtype(), other.dtype());
         let (a, b) = (self.to_dtype(d)?.detach(), other.to_dtype(d)?.detach());
         let la = a.layout().broadcast_to(op.name(), &shape)?;
         let lb = b.layout().broadcast_to(op.name(), &shape)?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() {
+            return crate::cuda::ops::compare::compare(op, &a, &la, &b, &lb, &shape);
+        }
         let (ga, gb) = (a.read(), b.read());
         let out = match (&*ga, &*gb) {
             (CpuStorage::F32(x), CpuStorage::F32(y)) => cmp_kernel(op, x, &la, y, &lb),
@@ -120,6 +128,10 @@ impl Tensor {
         } else {
             self.dtype()
         };
+        #[cfg(feature = "cuda")]
+        if let crate::Device::Cuda(i) = self.device() {
+            return crate::cuda::ops::fill(i, d, &[], v).expect("scalar on the GPU: fill kernel failed");
+        }
         Tensor::from_storage(CpuStorage::full(d, 1, v), &[])
     }
 
@@ -133,6 +145,16 @@ impl Tensor {
         let (a, b) = (self.as_bool(op)?, other.as_bool(op)?);
         let la = a.layout().broadcast_to(op, &shape)?;
         let lb = b.layout().broadcast_to(op, &shape)?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() {
+            crate::ops::check_same_device(op, &a, &b)?;
+            let code = match op {
+                "logical_and" => 0,
+                "logical_or" => 1,
+                _ => 2,
+            };
+            return crate::cuda::ops::compare::logical(code, &a, &la, &b, &lb, &shape);
+        }
         let (ga, gb) = (a.read(), b.read());
         let (CpuStorage::Bool(x), CpuStorage::Bool(y)) = (&*ga, &*gb) else {
             unreachable!()
@@ -151,6 +173,10 @@ impl Tensor {
     }
     pub fn logical_not(&self) -> Result<Tensor> {
         let a = self.as_bool("logical_not")?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() {
+            return crate::cuda::ops::compare::logical(3, &a, a.layout(), &a, a.layout(), self.shape());
+        }
         let g = a.read();
         let CpuStorage::Bool(x) = &*g else { unreachable!() };
         Ok(Tensor::from_storage(
@@ -164,6 +190,17 @@ impl Tensor {
     fn float_mask(&self, op: &'static str, f: fn(f64) -> bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
             return Tensor::full_dtype(self.shape(), f(0.0) as u8 as f64, DType::Bool);
+        }
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            // composed from comparisons: NaN is the one value unequal to itself
+            let nan = self.ne(self)?;
+            let inf = self.abs()?.eq_scalar(f64::INFINITY)?;
+            return match op {
+                "isnan" => Ok(nan),
+                "isinf" => Ok(inf),
+                _ => nan.logical_or(&inf)?.logical_not(),
+            };
         }
         let g = self.read();
         let out = crate::with_storage!(&*g, v => map1(v, self.layout(), |x| f(x.to_f64())));
@@ -200,6 +237,24 @@ impl Tensor {
         let lc = cond.layout().broadcast_to(OP, &shape)?;
         let la = ca.layout().broadcast_to(OP, &shape)?;
         let lb = cb.layout().broadcast_to(OP, &shape)?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() || b.device().is_cuda() || cond.device().is_cuda() {
+            use crate::cuda::ops::compare::on_device_of;
+            let like = if a.device().is_cuda() {
+                a
+            } else if b.device().is_cuda() {
+                b
+            } else {
+                cond
+            };
+            let (c, ca, cb) = (
+                on_device_of(OP, like, cond)?,
+                on_device_of(OP, like, &ca)?,
+                on_device_of(OP, like, &cb)?,
+            );
+            let out = crate::cuda::ops::compare::where_(&c, &lc, &ca, &la, &cb, &lb, &shape)?;
+            return Ok(finish_where(cond, a, b, out));
+        }
         let cv = gather_full(&cond.detach(), &lc);
         let CpuStorage::Bool(cv) = &cv else { unreachable!() };
         let data = {
@@ -222,20 +277,7 @@ impl Tensor {
             }
         };
         let out = Tensor::from_storage(data, &shape);
-        if !needs_grad(&[a, b]) {
-            return Ok(out);
-        }
-        let cond = cond.clone();
-        let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        let (da, db) = (a.dtype(), b.dtype());
-        Ok(record("where", out, &[a, b], move |_| {
-            Box::new(move |g| {
-                let zero = Tensor::zeros_dtype(&[], g.dtype())?;
-                let ga = Tensor::where_(&cond, g, &zero)?.sum_to(&sa)?.to_dtype(da)?;
-                let gb = Tensor::where_(&cond, &zero, g)?.sum_to(&sb)?.to_dtype(db)?;
-                Ok(vec![Some(ga), Some(gb)])
-            })
-        }))
+        Ok(finish_where(cond, a, b, out))
     }
 
     /// Fill the elements where `mask` is true with `value` (out of place). `self` and `mask`
@@ -248,8 +290,27 @@ impl Tensor {
             ));
         }
         let v = Tensor::from_storage(CpuStorage::full(self.dtype(), 1, value), &[]);
+        // a CPU scalar: `where` moves it to a GPU operand's device
         Tensor::where_(mask, &v, self)
     }
+}
+
+/// The autograd record of `where`, shared by every backend.
+fn finish_where(cond: &Tensor, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor {
+    if !needs_grad(&[a, b]) {
+        return out;
+    }
+    let cond = cond.clone();
+    let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+    let (da, db) = (a.dtype(), b.dtype());
+    record("where", out, &[a, b], move |_| {
+        Box::new(move |g| {
+            let zero = Tensor::zeros_dtype(&[], g.dtype())?;
+            let ga = Tensor::where_(&cond, g, &zero)?.sum_to(&sa)?.to_dtype(da)?;
+            let gb = Tensor::where_(&cond, &zero, g)?.sum_to(&sb)?.to_dtype(db)?;
+            Ok(vec![Some(ga), Some(gb)])
+        })
+    })
 }
 
 /// One side of a selection: a single broadcast value, or every element in row-major order.

@@ -207,6 +207,12 @@ fn check_float(op: &'static str, ts: &[&Tensor]) -> Result<()> {
 /// A kernel over contiguous f32/f64 buffers.
 pub(crate) trait FloatKernel {
     fn run<T: Float + StorageElem>(&self, inputs: &[&[T]]) -> Vec<T>;
+
+    /// The same kernel on GPU tensors; `None` where it has no CUDA version (the op errors).
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, _inputs: &[&Tensor]) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 /// Run `k` on the (contiguous) data of `inputs`, all of one float dtype, producing a tensor of
@@ -227,6 +233,12 @@ pub(crate) fn run_float<K: FloatKernel>(
         T::into_storage(k.run(&slices))
     }
     let dtype = inputs[0].dtype();
+    #[cfg(feature = "cuda")]
+    if inputs[0].device().is_cuda() && matches!(dtype, DType::F32 | DType::F64) {
+        return k
+            .run_cuda(inputs)
+            .unwrap_or_else(|| Err(crate::cuda::not_on_cuda(op, "no CUDA kernel")));
+    }
     let data = match dtype {
         DType::F32 | DType::F64 => {
             let cs: Vec<Tensor> = inputs.iter().map(|t| t.contiguous_data()).collect();
@@ -267,6 +279,17 @@ impl FloatKernel for ConvKernel {
             ConvKernel::BackwardWeight(g, with_bias) => conv_kernels::conv2d_backward_weight(i[0], i[1], g, *with_bias),
             ConvKernel::BiasGrad { n, c, p } => conv_kernels::channel_sums(i[0], *n, *c, *p),
         }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, i: &[&Tensor]) -> Option<Result<Tensor>> {
+        use crate::cuda::ops::conv;
+        Some(match self {
+            ConvKernel::Forward(g) => conv::forward(g, i[0], i[1], i.get(2).copied()),
+            ConvKernel::BackwardInput(g) => conv::backward_input(g, i[0], i[1]),
+            ConvKernel::BackwardWeight(g, with_bias) => conv::backward_weight(g, i[0], i[1], *with_bias),
+            ConvKernel::BiasGrad { .. } => conv::bias_grad(i[0]),
+        })
     }
 }
 
@@ -355,6 +378,12 @@ impl Tensor {
     /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![4.0, 4.0, 2.0, 4.0, 4.0, 2.0, 2.0, 2.0, 1.0]);
     /// ```
     pub fn conv2d_with(&self, weight: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
+        if crate::amp::autocast_dtype().is_some() && self.dtype() == DType::F32 {
+            let (x, w) = (crate::amp::lower(self)?, crate::amp::lower(weight)?);
+            let b = bias.map(crate::amp::lower).transpose()?;
+            let _off = crate::amp::autocast_disabled();
+            return x.conv2d_with(&w, b.as_ref(), params);
+        }
         if self.ndim() == 3 {
             return self.unsqueeze(0)?.conv2d_with(weight, bias, params)?.squeeze(0);
         }

@@ -42,14 +42,19 @@ impl Tensor {
 
     /// Zeros of the same shape and dtype.
     pub fn zeros_like(t: &Tensor) -> Tensor {
-        Tensor::from_storage(CpuStorage::zeros(t.dtype(), t.numel()), t.shape())
+        Tensor::full_like(t, 0.0)
     }
 
     pub fn ones_like(t: &Tensor) -> Tensor {
-        Tensor::from_storage(CpuStorage::full(t.dtype(), t.numel(), 1.0), t.shape())
+        Tensor::full_like(t, 1.0)
     }
 
+    /// On `t`'s device (the autograd engine seeds a GPU loss's gradient with `ones_like`).
     pub fn full_like(t: &Tensor, value: f64) -> Tensor {
+        #[cfg(feature = "cuda")]
+        if let crate::Device::Cuda(i) = t.device() {
+            return crate::cuda::ops::fill(i, t.dtype(), t.shape(), value).expect("full_like on the GPU: fill failed");
+        }
         Tensor::from_storage(CpuStorage::full(t.dtype(), t.numel(), value), t.shape())
     }
 

@@ -260,6 +260,11 @@ impl Tensor {
                 format!("index must be a 0-D or 1-D tensor, got shape {:?}", index.shape()),
             ));
         }
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            let out = crate::cuda::ops::index::index_select(op, self, d, index)?;
+            return Ok(self.finish_index_select(op, d, index, out));
+        }
         let idx = checked_indices(op, index, d, dim_size(self, d))?;
         let x = self.contiguous_data();
         let (outer, inner) = outer_inner(self.shape(), d);
@@ -276,12 +281,17 @@ impl Tensor {
             shape[d] = idx.len();
         }
         let out = Tensor::from_storage(data, &shape);
+        Ok(self.finish_index_select(op, d, index, out))
+    }
+
+    /// The autograd record of index_select, shared by every backend.
+    fn finish_index_select(&self, op: &'static str, d: usize, index: &Tensor, out: Tensor) -> Tensor {
         if !needs_grad(&[self]) {
-            return Ok(out);
+            return out;
         }
         let saved = SavedTensor::new(index);
         let in_shape = self.shape().to_vec();
-        Ok(record(op, out, &[self], move |_| {
+        record(op, out, &[self], move |_| {
             Box::new(move |g| {
                 Ok(vec![Some(index_add_impl(
                     None,
@@ -291,7 +301,7 @@ impl Tensor {
                     g,
                 )?)])
             })
-        }))
+        })
     }
 
     /// `self` with `source` added at `index` along `dim` (out of place, PyTorch's
@@ -322,13 +332,25 @@ impl Tensor {
         const OP: &str = "gather";
         let d = normalize_dim(OP, dim, self.ndim())?;
         check_index_shape(OP, self.shape(), index, d, None)?;
-        let idx = checked_indices(OP, index, d, dim_size(self, d))?;
-        let (base, dim_stride) = base_layout(index.shape(), self.strides(), self.offset(), d);
-        let data = {
-            let g = self.read();
-            crate::map_storage!(&*g, v => gather_kernel(v, &base, dim_stride, &idx))
+        #[cfg(feature = "cuda")]
+        let cuda_out = match self.device().is_cuda() {
+            true => Some(crate::cuda::ops::index::gather(self, d, index)?),
+            false => None,
         };
-        let out = Tensor::from_storage(data, index.shape());
+        #[cfg(not(feature = "cuda"))]
+        let cuda_out: Option<Tensor> = None;
+        let out = match cuda_out {
+            Some(out) => out,
+            None => {
+                let idx = checked_indices(OP, index, d, dim_size(self, d))?;
+                let (base, dim_stride) = base_layout(index.shape(), self.strides(), self.offset(), d);
+                let data = {
+                    let g = self.read();
+                    crate::map_storage!(&*g, v => gather_kernel(v, &base, dim_stride, &idx))
+                };
+                Tensor::from_storage(data, index.shape())
+            }
+        };
         if !needs_grad(&[self]) {
             return Ok(out);
         }
@@ -722,6 +744,11 @@ fn index_add_impl(
             ),
         ));
     }
+    #[cfg(feature = "cuda")]
+    if source.device().is_cuda() {
+        let out = crate::cuda::ops::index::index_add(base, shape, d, index, source)?;
+        return Ok(finish_index_add(base, index, source, d, out));
+    }
     let mut data = match base {
         Some(b) => crate::cpu::copy::strided_copy(b),
         None => CpuStorage::zeros(source.dtype(), shape.iter().product()),
@@ -734,14 +761,19 @@ fn index_add_impl(
         with_pair!(&mut data, &*g, o, s => index_add_kernel(o, &s[off..off + len], n, inner, &idx));
     }
     let out = Tensor::from_storage(data, shape);
+    Ok(finish_index_add(base, index, source, d, out))
+}
+
+/// The autograd record of index_add, shared by every backend.
+fn finish_index_add(base: Option<&Tensor>, index: &Tensor, source: &Tensor, d: usize, out: Tensor) -> Tensor {
     let inputs: Vec<&Tensor> = base.into_iter().chain([source]).collect();
     if !needs_grad(&inputs) {
-        return Ok(out);
+        return out;
     }
     let saved = SavedTensor::new(index);
     let src_shape = source.shape().to_vec();
     let has_base = base.is_some();
-    Ok(record(OP, out, &inputs, move |_| {
+    record("index_add", out, &inputs, move |_| {
         Box::new(move |g| {
             let gs = g.index_select(d as isize, saved.get()?)?.reshape_to(&src_shape)?;
             Ok(if has_base {
@@ -750,7 +782,7 @@ fn index_add_impl(
                 vec![Some(gs)]
             })
         })
-    }))
+    })
 }
 
 /// `scatter` / `scatter_add` onto `base`, or onto zeros of `shape` (in `src`'s dtype) when
@@ -766,6 +798,14 @@ fn scatter_impl(
 ) -> Result<Tensor> {
     let d = normalize_dim(op, dim, shape.len())?;
     check_index_shape(op, shape, index, d, Some(src))?;
+    #[cfg(feature = "cuda")]
+    if src.device().is_cuda() {
+        if !add {
+            return Err(crate::cuda::not_on_cuda(op, "scatter without add"));
+        }
+        let out = crate::cuda::ops::index::scatter_add(base, shape, d, index, src)?;
+        return Ok(finish_scatter(op, base, index, src, d, add, out));
+    }
     let idx = checked_indices(op, index, d, shape.get(d).copied().unwrap_or(1))?;
     let out_strides = contiguous_strides(shape);
     let (dst, dim_stride) = base_layout(index.shape(), &out_strides, 0, d);
@@ -789,14 +829,27 @@ fn scatter_impl(
         }
     }
     let out = Tensor::from_storage(data, shape);
+    Ok(finish_scatter(op, base, index, src, d, add, out))
+}
+
+/// The autograd record of scatter / scatter_add, shared by every backend.
+fn finish_scatter(
+    op: &'static str,
+    base: Option<&Tensor>,
+    index: &Tensor,
+    src: &Tensor,
+    d: usize,
+    add: bool,
+    out: Tensor,
+) -> Tensor {
     let inputs: Vec<&Tensor> = base.into_iter().chain([src]).collect();
     if !needs_grad(&inputs) {
-        return Ok(out);
+        return out;
     }
     let saved = SavedTensor::new(index);
     let src_shape = src.shape().to_vec();
     let has_base = base.is_some();
-    Ok(record(op, out, &inputs, move |_| {
+    record(op, out, &inputs, move |_| {
         Box::new(move |g| {
             let idx = saved.get()?;
             let g_src = pad_to(&g.gather(d as isize, idx)?, &src_shape)?;
@@ -811,7 +864,7 @@ fn scatter_impl(
             };
             Ok(vec![Some(g_base), Some(g_src)])
         })
-    }))
+    })
 }
 
 /// Zeros of `shape` with `src` accumulated at `index` along `dim`: the adjoint of `gather`,

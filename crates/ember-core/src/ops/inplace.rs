@@ -16,6 +16,10 @@ impl Tensor {
         } else {
             src.clone()
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() || src.device().is_cuda() {
+            return crate::cuda::ops::copy_across(self, &src);
+        }
         // Reading and writing one storage at once would deadlock (and alias): copy first.
         let src = if src.shares_storage(self) {
             src.contiguous_data().detach_copy()
@@ -55,6 +59,10 @@ impl Tensor {
 
     /// A copy with its own storage (never shares with `self`).
     pub(crate) fn detach_copy(&self) -> Tensor {
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return crate::cuda::ops::copy_fresh(self).expect("copy on the GPU: copy kernel failed");
+        }
         Tensor::from_storage(crate::cpu::copy::strided_copy(self), self.shape())
     }
 
@@ -97,7 +105,7 @@ impl Tensor {
 
     /// Fast path for `self op= other` on contiguous f32 of the same shape (optimizer updates).
     fn fast_f32_inplace(&self, other: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> bool {
-        if self.shares_storage(other) || self.shape() != other.shape() {
+        if self.shares_storage(other) || self.shape() != other.shape() || !self.device().is_cpu() {
             return false;
         }
         let (Some(rd), Some(rs)) = (self.layout().contiguous_range(), other.layout().contiguous_range()) else {
@@ -229,7 +237,7 @@ impl Tensor {
             if t.dtype() != crate::dtype::DType::F32 || t.shape() != first.shape() || !t.is_contiguous() {
                 return Ok(false);
             }
-            if all[..i].iter().any(|u| u.shares_storage(t)) {
+            if all[..i].iter().any(|u| u.shares_storage(t)) || !t.device().is_cpu() {
                 return Ok(false);
             }
         }

@@ -186,6 +186,13 @@ impl Tensor {
     /// assert_eq!(a.matmul(&b).unwrap().shape(), &[2, 5, 4]);
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if crate::amp::autocast_dtype().is_some() {
+            let (a, b) = (crate::amp::lower(self)?, crate::amp::lower(other)?);
+            if a.dtype() != self.dtype() || b.dtype() != other.dtype() {
+                let _off = crate::amp::autocast_disabled();
+                return a.matmul(&b);
+            }
+        }
         let (a, b) = (self, other);
         if a.ndim() == 0 || b.ndim() == 0 {
             return Err(shape_err(
@@ -261,6 +268,11 @@ impl Tensor {
         sb.extend([k, n]);
         let la = a.layout().broadcast_to("matmul", &sa)?;
         let lb = b.layout().broadcast_to("matmul", &sb)?;
+        #[cfg(feature = "cuda")]
+        if a.device().is_cuda() {
+            let out = crate::cuda::ops::matmul::batched(a, &la, b, &lb, &batch, m, k, n)?;
+            return Ok(self.finish_matmul(out, other));
+        }
         let data = {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {

@@ -380,6 +380,22 @@ impl Tensor {
         ceil_mode: bool,
     ) -> Result<(Tensor, Tensor)> {
         let win = max_pool_window(self, kernel, stride, padding, dilation, ceil_mode)?;
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            let (vals, idx) = crate::cuda::ops::pool::max_pool2d(&self.detach(), &win)?;
+            if !needs_grad(&[self]) {
+                return Ok((vals, idx));
+            }
+            let (saved, in_shape) = (idx.clone(), self.shape().to_vec());
+            let vals = record("max_pool2d", vals, &[self], move |_| {
+                Box::new(move |g| {
+                    Ok(vec![Some(crate::cuda::ops::pool::max_pool2d_backward(
+                        g, &saved, &in_shape,
+                    )?)])
+                })
+            });
+            return Ok((vals, idx));
+        }
         let (vals, Argmax::Flat(idx)) = max_pool_raw(self, &win, false)? else {
             unreachable!("flat indices were asked for")
         };
@@ -408,7 +424,7 @@ impl Tensor {
     /// ```
     pub fn max_pool2d_simple(&self, kernel: [usize; 2], stride: [usize; 2]) -> Result<Tensor> {
         let win = max_pool_window(self, kernel, stride, [0, 0], [1, 1], false)?;
-        if !win.is_2x2() {
+        if !win.is_2x2() || !self.device().is_cpu() {
             return Ok(self.max_pool2d(kernel, stride, [0, 0], [1, 1], false)?.0);
         }
         let (vals, Argmax::Offsets(offsets)) = max_pool_raw(self, &win, true)? else {

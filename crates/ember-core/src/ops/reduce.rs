@@ -164,6 +164,14 @@ impl Tensor {
             ));
         }
         let (c, outer, red, inner) = canonical(&src.detach(), dims)?;
+        #[cfg(feature = "cuda")]
+        if c.device().is_cuda() {
+            let out = crate::cuda::ops::reduce::reduce(&c, op, outer, red, inner, &out_shape)?;
+            if matches!(self.dtype(), DType::F16 | DType::BF16) {
+                return out.to_dtype(self.dtype());
+            }
+            return Ok(out);
+        }
         let g = c.read();
         let off = c.offset();
         macro_rules! run {
@@ -214,6 +222,9 @@ impl Tensor {
 
     /// Sum over `dims` (empty = all dims).
     pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if let Some(wide) = crate::amp::widen(self)? {
+            return wide.sum_dims(dims, keepdim);
+        }
         let d = reduce_dims("sum", dims, self.ndim())?;
         let out = self.reduce_raw(Reduce::Sum, &d, keepdim)?;
         if !needs_grad(&[self]) {
@@ -238,6 +249,9 @@ impl Tensor {
 
     /// Mean over `dims` (empty = all); integer inputs are an error, as in PyTorch.
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if let Some(wide) = crate::amp::widen(self)? {
+            return wide.mean_dims(dims, keepdim);
+        }
         if !self.dtype().is_float() {
             return Err(dtype_err(
                 "mean",

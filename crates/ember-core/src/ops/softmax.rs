@@ -324,6 +324,15 @@ fn softmax_raw(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     }
     .contiguous_data();
     let (outer, n, inner) = around(xc.shape(), dim);
+    #[cfg(feature = "cuda")]
+    if xc.device().is_cuda() {
+        let out = crate::cuda::ops::softmax::forward(&xc, outer, n, inner, log)?;
+        return if out.dtype() != dtype {
+            out.to_dtype(dtype)
+        } else {
+            Ok(out)
+        };
+    }
     let data = {
         let g = xc.read();
         let r = xc.offset()..xc.offset() + xc.numel();
@@ -359,6 +368,10 @@ fn softmax_grad(y: &Tensor, g: &Tensor, dim: usize, log: bool) -> Result<Tensor>
     }
     let (yc, gc) = (y.contiguous_data(), g.contiguous_data());
     let (outer, n, inner) = around(y.shape(), dim);
+    #[cfg(feature = "cuda")]
+    if yc.device().is_cuda() {
+        return crate::cuda::ops::softmax::backward(&yc, &gc, outer, n, inner, log);
+    }
     let data = {
         let (gy, gg) = (yc.read(), gc.read());
         let ry = yc.offset()..yc.offset() + yc.numel();
@@ -400,6 +413,9 @@ impl Tensor {
     }
 
     fn softmax_op(&self, dim: isize, log: bool) -> Result<Tensor> {
+        if let Some(wide) = crate::amp::widen(self)? {
+            return wide.softmax_op(dim, log);
+        }
         let op = op_name(log);
         if !self.dtype().is_float() {
             return Err(dtype_err(

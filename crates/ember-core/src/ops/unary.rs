@@ -376,7 +376,7 @@ impl Unary {
                 _ => return None,
             })
         }
-        if y.dtype() != g.dtype() || y.shape() != g.shape() {
+        if y.dtype() != g.dtype() || y.shape() != g.shape() || !y.device().is_cpu() || !g.device().is_cpu() {
             return None;
         }
         let (gy, gg) = (y.read(), g.read());
@@ -394,6 +394,19 @@ impl Tensor {
     /// (neg, abs, relu, clamp, ...) and f32 outputs otherwise, as in PyTorch.
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
         op.check_dtype(self.dtype())?;
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            if self.dtype().is_float() {
+                let out = crate::cuda::ops::unary(self, op)?;
+                return self.finish_unary(op, out);
+            }
+            if op.keeps_int() {
+                return Err(crate::cuda::not_on_cuda(
+                    op.name(),
+                    format!("integer input ({})", self.dtype()),
+                ));
+            }
+        }
         if op == Unary::Sign && self.dtype() == DType::Bool {
             return Ok(self.detach_copy()); // the sign of a bool is itself
         }

@@ -111,7 +111,19 @@ impl Tensor {
     /// Zeros of `base_shape` with the view `f` of it set to `self` (the adjoint of a view).
     fn view_scatter(&self, base_shape: &[usize], f: LayoutFn) -> Result<Tensor> {
         let base = Tensor::zeros_dtype(base_shape, self.dtype())?;
+        #[cfg(feature = "cuda")]
+        let base = match self.device() {
+            crate::Device::Cuda(i) => crate::cuda::ops::fill(i, self.dtype(), base_shape, 0.0)?,
+            _ => base,
+        };
         let view = base.view_with_layout(f(base.layout())?);
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            crate::cuda::ops::copy_into(&view, self)?;
+        } else {
+            view.copy_data_from(self)?;
+        }
+        #[cfg(not(feature = "cuda"))]
         view.copy_data_from(self)?;
         if !needs_grad(&[self]) {
             return Ok(base);

@@ -30,7 +30,10 @@ pub(crate) fn class_mask(op: &'static str, idx: &Tensor, n: usize) -> Result<Ten
         });
     }
     check_range(op, idx, n)?;
-    let classes = Tensor::arange(0.0, n as f64, 1.0)?.to_dtype(DType::I64)?;
+    // on the index's device, so a GPU loss compares on the GPU
+    let classes = Tensor::arange(0.0, n as f64, 1.0)?
+        .to_dtype(DType::I64)?
+        .to(idx.device())?;
     idx.to_dtype(DType::I64)?.unsqueeze(-1)?.eq(&classes)
 }
 

@@ -1,0 +1,148 @@
+//! W1, W4, W5, W6 on a GPU (`--device cuda`), for the rows beside PyTorch with device="cuda"
+//! (`tools/bench_torch_cuda.py`). The same models and sizes as the CPU rows; every timed step
+//! ends with `ember::cuda::synchronize`, since GPU work is asynchronous. A workload that uses an
+//! op without a CUDA kernel prints an error row instead of a number.
+
+use super::models::{mlp, Cnn};
+use crate::harness::{bench, emit};
+use ember_core::{Device, Result, Tensor};
+use ember_nn::functional::{cross_entropy, CrossEntropyOptions};
+use ember_nn::{Module, TransformerEncoderLayer, TransformerMasks, TransformerOptions};
+use ember_optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+
+/// The workloads that have a GPU version.
+pub const ON_DEVICE: &[&str] = &["W1", "W4", "W5", "W6"];
+
+fn sync(dev: Device) -> Result<()> {
+    match dev {
+        Device::Cuda(i) => ember_core::cuda::synchronize(i),
+        Device::Cpu => Ok(()),
+    }
+}
+
+pub fn run(id: &str, threads: usize, dev: Device) {
+    let r = match id {
+        "W1" => w1(threads, dev),
+        "W4" => w4(threads, dev),
+        "W5" => w5(threads, dev),
+        "W6" => w6(threads, dev),
+        _ => Err(ember_core::Error::Arg {
+            op: "ember-bench",
+            msg: format!("{id} has no {dev} version; those are {}", ON_DEVICE.join(" ")),
+        }),
+    };
+    if let Err(e) = r {
+        println!(
+            "{}",
+            serde_json::json!({"framework": "ember", "workload": id, "device": dev.to_string(), "error": e.to_string()})
+        );
+    }
+}
+
+fn w1(threads: usize, dev: Device) -> Result<()> {
+    for n in [128usize, 512, 1024, 2048, 4096] {
+        let a = Tensor::randn(&[n, n]).to(dev)?;
+        let b = Tensor::randn(&[n, n]).to(dev)?;
+        let mut err = None;
+        let st = bench(
+            || {
+                if let Err(e) = a.matmul(&b).and_then(|c| sync(dev).map(|_| c)) {
+                    err = Some(e);
+                }
+            },
+            3,
+            21,
+            0.1,
+        );
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let flop = 2.0 * (n as f64).powi(3);
+        let extra = serde_json::json!({"device": dev.to_string(), "median_ms": st.median * 1e3,
+            "tf32": ember_core::cuda::allow_tf32()});
+        emit(
+            "W1",
+            &format!("n={n}"),
+            flop / st.median / 1e9,
+            "GFLOP/s",
+            threads,
+            extra,
+        );
+    }
+    Ok(())
+}
+
+/// Time `step` (which must leave no work queued) and emit ms/step.
+fn time_steps(id: &str, label: &str, threads: usize, dev: Device, mut step: impl FnMut() -> Result<()>) -> Result<()> {
+    step()?; // the first step compiles and loads the kernels: keep it out of the samples
+    let mut err = None;
+    let st = bench(
+        || {
+            if let Err(e) = step().and_then(|_| sync(dev)) {
+                err = Some(e);
+            }
+        },
+        5,
+        21,
+        0.2,
+    );
+    if let Some(e) = err {
+        return Err(e);
+    }
+    emit(
+        id,
+        label,
+        st.median * 1e3,
+        "ms/step",
+        threads,
+        serde_json::json!({"device": dev.to_string()}),
+    );
+    Ok(())
+}
+
+fn w4(threads: usize, dev: Device) -> Result<()> {
+    let model = mlp();
+    model.to_device(dev)?;
+    let mut opt = Adam::new(model.parameters(), AdamConfig::new(1e-3))?;
+    let x = Tensor::randn(&[128, 784]).to(dev)?;
+    let y = Tensor::randint(0, 10, &[128])?.to(dev)?;
+    let ce = CrossEntropyOptions::default();
+    time_steps("W4", "MLP Adam", threads, dev, || {
+        opt.zero_grad();
+        cross_entropy(&model.forward(&x)?, &y, &ce)?.backward()?;
+        opt.step()
+    })
+}
+
+fn w5(threads: usize, dev: Device) -> Result<()> {
+    let model = Cnn::new()?;
+    model.to_device(dev)?;
+    let mut opt = Sgd::new(model.parameters(), SgdConfig::new(0.01).momentum(0.9))?;
+    let x = Tensor::randn(&[64, 1, 28, 28]).to(dev)?;
+    let y = Tensor::randint(0, 10, &[64])?.to(dev)?;
+    let ce = CrossEntropyOptions::default();
+    time_steps("W5", "CNN SGD-momentum", threads, dev, || {
+        opt.zero_grad();
+        cross_entropy(&model.forward(&x)?, &y, &ce)?.backward()?;
+        opt.step()
+    })
+}
+
+fn w6(threads: usize, dev: Device) -> Result<()> {
+    let opts = TransformerOptions {
+        dim_feedforward: 1024,
+        dropout: 0.0,
+        batch_first: true,
+        ..Default::default()
+    };
+    let layer = TransformerEncoderLayer::new(256, 8, opts)?;
+    layer.to_device(dev)?;
+    let mut opt = Adam::new(layer.parameters(), AdamConfig::adamw(1e-3))?;
+    let x = Tensor::randn(&[16, 128, 256]).to(dev)?;
+    let masks = TransformerMasks::default();
+    time_steps("W6", "TransformerEncoderLayer AdamW", threads, dev, || {
+        opt.zero_grad();
+        layer.forward_with(&x, &masks)?.mean_all()?.backward()?;
+        opt.step()
+    })
+}

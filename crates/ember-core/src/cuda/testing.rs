@@ -1,0 +1,48 @@
+//! Device-parametrized tests: write a test body once, get one `#[test]` per device.
+//!
+//! ```ignore
+//! ember_core::device_tests! {
+//!     fn add_works(dev) {
+//!         let x = Tensor::new(&[1.0f32, 2.0]).to(dev)?;
+//!         assert_eq!(x.add(&x)?.to_vec::<f32>()?, vec![2.0, 4.0]);
+//!         Ok(())
+//!     }
+//! }
+//! ```
+//! expands to a module `add_works` with tests `cpu` and `cuda`. The CUDA instance runs where a
+//! GPU can be used and otherwise prints `skipped: no CUDA device (<reason>)` and passes, so the
+//! same suite runs on every machine and is real wherever a GPU exists.
+
+/// Why the CUDA instance of a device test must skip here, if it must.
+pub fn cuda_skip_reason() -> Option<String> {
+    super::unavailable_reason(0)
+}
+
+/// See the module docs.
+#[macro_export]
+macro_rules! device_tests {
+    ($(fn $name:ident($dev:ident) $body:block)*) => {
+        $(
+            #[allow(non_snake_case)]
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                fn body($dev: $crate::Device) -> $crate::Result<()> $body
+
+                #[test]
+                fn cpu() {
+                    body($crate::Device::Cpu).unwrap();
+                }
+
+                #[test]
+                fn cuda() {
+                    match $crate::cuda::testing::cuda_skip_reason() {
+                        Some(why) => println!("skipped: no CUDA device ({why})"),
+                        None => body($crate::Device::Cuda(0)).unwrap(),
+                    }
+                }
+            }
+        )*
+    };
+}
