@@ -55,13 +55,23 @@ impl Module for Two {
     }
 }
 
+/// Tests run on parallel threads and the initializers draw from the global generator: every
+/// draw from it in this file happens under this lock, so seeded models come out identical.
+static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn two(use_b: bool) -> Two {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
     manual_seed(0);
     Two {
         a: Linear::new(3, 3),
         b: Linear::new(3, 2),
         use_b,
     }
+}
+
+fn randn(shape: &[usize]) -> Tensor {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    Tensor::randn(shape)
 }
 
 fn grads(m: &dyn Module) -> Vec<Vec<f32>> {
@@ -73,7 +83,7 @@ fn grads(m: &dyn Module) -> Vec<Vec<f32>> {
 
 #[test]
 fn ddp_on_one_rank_leaves_the_plain_gradients_and_the_state_dict_names() {
-    let x = Tensor::randn(&[5, 3]);
+    let x = randn(&[5, 3]);
     let plain = two(true);
     plain.forward(&x).unwrap().sum_all().backward().unwrap();
     let opts = DdpOptions {
@@ -109,7 +119,7 @@ fn ddp_on_one_rank_leaves_the_plain_gradients_and_the_state_dict_names() {
 
 #[test]
 fn unused_parameters_are_an_error_or_zero_with_the_flag() {
-    let x = Tensor::randn(&[5, 3]);
+    let x = randn(&[5, 3]);
     let ddp = DistributedDataParallel::new(two(false), ProcessGroup::single()).unwrap();
     ddp.forward(&x).unwrap().sum_all().backward().unwrap();
     let e = ddp.forward(&x).unwrap_err().to_string();
