@@ -24,6 +24,11 @@ pub fn max_pool2d(
 ) -> Result<Tensor> {
     let (k, p, d) = (kernel.into(), padding.into(), dilation.into());
     let s = stride.unwrap_or(k);
+    if p == Pair(0, 0) && d == Pair(1, 1) && !ceil_mode {
+        // no indices are returned, so the common 2x2 layer can keep one byte per output for
+        // its gradient instead of an i64 index that the backward pass has to decode
+        return x.max_pool2d_simple([k.0, k.1], [s.0, s.1]);
+    }
     Ok(x.max_pool2d([k.0, k.1], [s.0, s.1], [p.0, p.1], [d.0, d.1], ceil_mode)?
         .0)
 }
