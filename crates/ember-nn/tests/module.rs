@@ -4,6 +4,14 @@
 use ember_core::{manual_seed, DType, Device, Result, Tensor};
 use ember_nn::*;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// The tests of this file run on parallel threads and every layer constructor draws from the
+/// global generator; each test holds this lock so a seeded test sees only its own draws.
+fn global_rng_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A ResNet-like block: names must come out as PyTorch's (`layer1.0.conv1.weight`, ...).
 struct Block {
@@ -65,6 +73,7 @@ fn state_map(m: &dyn Module) -> BTreeMap<String, Tensor> {
 
 #[test]
 fn names_follow_pytorch() {
+    let _rng = global_rng_lock();
     let n = net();
     let keys: Vec<String> = n.state_dict().into_iter().map(|(k, _)| k).collect();
     assert_eq!(
@@ -88,6 +97,7 @@ fn names_follow_pytorch() {
 
 #[test]
 fn state_dict_round_trip_and_strict_errors() {
+    let _rng = global_rng_lock();
     manual_seed(1);
     let a = net();
     let b = net();
@@ -122,6 +132,7 @@ fn state_dict_round_trip_and_strict_errors() {
 
 #[test]
 fn save_and_load_safetensors() {
+    let _rng = global_rng_lock();
     let a = net();
     let dir = std::env::temp_dir().join(format!("ember-nn-test-{}", std::process::id()));
     let path = dir.join("model.safetensors");
@@ -137,6 +148,7 @@ fn save_and_load_safetensors() {
 
 #[test]
 fn train_eval_flags_reach_every_layer() {
+    let _rng = global_rng_lock();
     let m = Sequential::new()
         .add(Linear::new(4, 4))
         .add(Dropout::new(0.5).unwrap())
@@ -165,6 +177,7 @@ fn train_eval_flags_reach_every_layer() {
 
 #[test]
 fn dropout_statistics() {
+    let _rng = global_rng_lock();
     manual_seed(7);
     let d = Dropout::new(0.25).unwrap();
     let y = d.forward(&Tensor::ones(&[20000])).unwrap().to_vec::<f32>().unwrap();
@@ -175,6 +188,7 @@ fn dropout_statistics() {
 
 #[test]
 fn to_dtype_converts_floats_only() {
+    let _rng = global_rng_lock();
     let m = Sequential::new().add(Linear::new(3, 2)).add(BatchNorm1d::new(2));
     m.to_dtype(DType::F64).unwrap();
     for (k, t) in m.state_dict() {
@@ -195,6 +209,7 @@ fn to_dtype_converts_floats_only() {
 
 #[test]
 fn devices_other_than_cpu_error_clearly() {
+    let _rng = global_rng_lock();
     let m = Linear::new(2, 2);
     assert!(m.to_device(Device::Cpu).is_ok());
     if ember_core::cuda::is_available() {
@@ -206,6 +221,7 @@ fn devices_other_than_cpu_error_clearly() {
 
 #[test]
 fn summary_lists_layers_shapes_and_counts() {
+    let _rng = global_rng_lock();
     let m = Sequential::new()
         .add(Linear::new(784, 512))
         .add(ReLU)
@@ -228,6 +244,7 @@ fn summary_lists_layers_shapes_and_counts() {
 
 #[test]
 fn shared_parameters_are_listed_once_and_freezing_works() {
+    let _rng = global_rng_lock();
     struct Tied {
         a: Linear,
     }
@@ -249,6 +266,7 @@ fn shared_parameters_are_listed_once_and_freezing_works() {
 
 #[test]
 fn boxed_modules_and_errors() {
+    let _rng = global_rng_lock();
     let b: Box<dyn Module> = Box::new(Linear::new(3, 1));
     assert_eq!(b.type_name(), "Linear");
     assert_eq!(b.named_parameters().len(), 2);
@@ -264,6 +282,7 @@ fn boxed_modules_and_errors() {
 
 #[test]
 fn same_seed_same_init() {
+    let _rng = global_rng_lock();
     manual_seed(42);
     let a = Linear::new(8, 8);
     manual_seed(42);
