@@ -9,7 +9,7 @@
 
 use ember_core::Tensor;
 use ember_nn::functional::{cross_entropy, CrossEntropyOptions};
-use ember_nn::{Linear, Module, ReLU, Sequential};
+use ember_nn::Module;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
@@ -60,12 +60,7 @@ static GLOBAL: Counting = Counting;
 fn main() -> ember_core::Result<()> {
     rayon::ThreadPoolBuilder::new().num_threads(2).build_global().ok();
     ember_core::manual_seed(0);
-    let model = Sequential::new()
-        .add(Linear::new(784, 512))
-        .add(ReLU)
-        .add(Linear::new(512, 256))
-        .add(ReLU)
-        .add(Linear::new(256, 10));
+    let model = ember_bench::models::mlp();
     let x = Tensor::randn(&[128, 784]);
     let y = Tensor::randint(0, 10, &[128])?;
     let ce = CrossEntropyOptions::default();

@@ -8,10 +8,11 @@
 //!
 //! Compare with tools/bench_dist_torch.py (PyTorch torch.distributed, gloo) under the same mpirun.
 
+use ember_bench::models::Cnn;
 use ember_core::{manual_seed, Result, Tensor};
 use ember_dist::{DistributedDataParallel, ProcessGroup, ReduceOp};
-use ember_nn::functional::{cross_entropy, max_pool2d, CrossEntropyOptions};
-use ember_nn::{Conv2d, Linear, Module, Visitor};
+use ember_nn::functional::{cross_entropy, CrossEntropyOptions};
+use ember_nn::Module;
 use ember_optim::{Optimizer, Sgd, SgdConfig};
 use std::time::Instant;
 
@@ -107,38 +108,10 @@ fn allreduce(pg: &ProcessGroup) -> Result<()> {
     Ok(())
 }
 
-/// W5's CNN (WORKLOADS.md), as ember-bench builds it.
-struct Cnn {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    fc1: Linear,
-    fc2: Linear,
-}
-
-impl Module for Cnn {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = max_pool2d(&self.conv1.forward(x)?.relu()?, 2, None, 0, 1, false)?;
-        let x = max_pool2d(&self.conv2.forward(&x)?.relu()?, 2, None, 0, 1, false)?;
-        let x = self.fc1.forward(&x.flatten(1, -1)?)?.relu()?;
-        self.fc2.forward(&x)
-    }
-    fn visit(&self, v: &mut dyn Visitor) {
-        v.module("conv1", &self.conv1);
-        v.module("conv2", &self.conv2);
-        v.module("fc1", &self.fc1);
-        v.module("fc2", &self.fc2);
-    }
-}
-
 fn w5(pg: &ProcessGroup, steps: usize) -> Result<()> {
     let world = pg.world_size();
     manual_seed(0);
-    let cnn = Cnn {
-        conv1: Conv2d::new(1, 32, 3)?,
-        conv2: Conv2d::new(32, 64, 3)?,
-        fc1: Linear::new(1600, 128),
-        fc2: Linear::new(128, 10),
-    };
+    let cnn = Cnn::new()?;
     let model = DistributedDataParallel::new(cnn, pg.clone())?;
     let mut opt = Sgd::new(model.parameters(), SgdConfig::new(0.01).momentum(0.9))?;
     let per_rank = 64 / world;

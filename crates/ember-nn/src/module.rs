@@ -60,6 +60,36 @@ pub fn walk(root: &dyn Fn(&mut dyn Visitor), f: &mut dyn FnMut(Entry<'_>)) {
     walk_at(root, "", 0, f)
 }
 
+/// Replace every parameter and buffer for which `convert` returns a new tensor (computed without
+/// recording); parameters keep their `requires_grad`. The first error is returned.
+fn replace_tensors(root: &dyn Fn(&mut dyn Visitor), convert: &dyn Fn(&Tensor) -> Option<Result<Tensor>>) -> Result<()> {
+    let mut res = Ok(());
+    walk(root, &mut |e| {
+        let r = match e {
+            Entry::Param(_, p) => {
+                let t = p.tensor();
+                let rg = t.requires_grad();
+                match ember_core::autograd::no_grad_scope(|| convert(&t)) {
+                    Some(c) => c.and_then(|c| {
+                        p.set(c)?;
+                        p.tensor().set_requires_grad(rg)
+                    }),
+                    None => Ok(()),
+                }
+            }
+            Entry::Buffer(_, b) => match ember_core::autograd::no_grad_scope(|| convert(&b.tensor())) {
+                Some(c) => c.map(|c| b.set(c)),
+                None => Ok(()),
+            },
+            Entry::Module(..) => Ok(()),
+        };
+        if res.is_ok() {
+            res = r;
+        }
+    });
+    res
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Pass {
     Params,
@@ -308,36 +338,8 @@ pub trait Module: Send + Sync {
                 msg: format!("nn.Module can only be cast to a floating point dtype, got {dtype}"),
             });
         }
-        let mut res = Ok(());
-        walk(&|v| self.visit(v), &mut |e| {
-            let r = match e {
-                Entry::Param(_, p) => {
-                    let t = p.tensor();
-                    if t.dtype().is_float() && t.dtype() != dtype {
-                        let rg = t.requires_grad();
-                        ember_core::autograd::no_grad_scope(|| t.to_dtype(dtype)).and_then(|c| {
-                            p.set(c)?;
-                            p.tensor().set_requires_grad(rg)
-                        })
-                    } else {
-                        Ok(())
-                    }
-                }
-                Entry::Buffer(_, b) => {
-                    let t = b.tensor();
-                    if t.dtype().is_float() && t.dtype() != dtype {
-                        ember_core::autograd::no_grad_scope(|| t.to_dtype(dtype)).map(|c| b.set(c))
-                    } else {
-                        Ok(())
-                    }
-                }
-                Entry::Module(..) => Ok(()),
-            };
-            if res.is_ok() {
-                res = r;
-            }
-        });
-        res
+        let needs_cast = |t: &Tensor| t.dtype().is_float() && t.dtype() != dtype;
+        replace_tensors(&|v| self.visit(v), &|t| needs_cast(t).then(|| t.to_dtype(dtype)))
     }
 
     /// Move the model's parameters and buffers to `device` (`model.to(device)` in PyTorch).
@@ -345,36 +347,7 @@ pub trait Module: Send + Sync {
     /// Parameters get new tensors: build the optimizer after moving, as in PyTorch.
     fn to_device(&self, device: Device) -> Result<()> {
         device.check_available("Module::to_device")?;
-        let mut res = Ok(());
-        walk(&|v| self.visit(v), &mut |e| {
-            let r = match e {
-                Entry::Param(_, p) => {
-                    let t = p.tensor();
-                    if t.device() != device {
-                        let rg = t.requires_grad();
-                        ember_core::autograd::no_grad_scope(|| t.to(device)).and_then(|c| {
-                            p.set(c)?;
-                            p.tensor().set_requires_grad(rg)
-                        })
-                    } else {
-                        Ok(())
-                    }
-                }
-                Entry::Buffer(_, b) => {
-                    let t = b.tensor();
-                    if t.device() != device {
-                        ember_core::autograd::no_grad_scope(|| t.to(device)).map(|c| b.set(c))
-                    } else {
-                        Ok(())
-                    }
-                }
-                Entry::Module(..) => Ok(()),
-            };
-            if res.is_ok() {
-                res = r;
-            }
-        });
-        res
+        replace_tensors(&|v| self.visit(v), &|t| (t.device() != device).then(|| t.to(device)))
     }
 
     /// Save the `state_dict` as a safetensors file (atomically), loadable by

@@ -1,6 +1,5 @@
 //! The workloads of `shared/bench/WORKLOADS.md`, one file each.
 
-mod models;
 pub mod on_device;
 mod train_steps;
 pub mod w1_matmul;

@@ -3,8 +3,8 @@
 //! ends with `ember::cuda::synchronize`, since GPU work is asynchronous. A workload that uses an
 //! op without a CUDA kernel prints an error row instead of a number.
 
-use super::models::{mlp, Cnn};
 use crate::harness::{bench, emit};
+use ember_bench::models::{mlp, Cnn};
 use ember_core::{Device, Result, Tensor};
 use ember_nn::functional::{cross_entropy, CrossEntropyOptions};
 use ember_nn::{Module, TransformerEncoderLayer, TransformerMasks, TransformerOptions};

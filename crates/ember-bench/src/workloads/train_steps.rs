@@ -1,7 +1,7 @@
 //! W4-W7: one training step (zero grad, forward, loss, backward, optimizer step) of each model.
 
-use super::models::{mlp, Cnn};
 use crate::harness::{bench, emit_time};
+use ember_bench::models::{mlp, Cnn};
 use ember_core::{Result, Tensor};
 use ember_nn::functional::{cross_entropy, CrossEntropyOptions};
 use ember_nn::{Module, RnnOptions, TransformerEncoderLayer, TransformerMasks, TransformerOptions, LSTM};

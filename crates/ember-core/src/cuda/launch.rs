@@ -128,22 +128,12 @@ pub(crate) fn cast_suffix(d: DType) -> &'static str {
 /// Every kernel name a launcher can ask for (tests check each exists in the PTX).
 pub fn launched_kernel_names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = Vec::new();
-    let all = [
-        DType::Bool,
-        DType::U8,
-        DType::I32,
-        DType::I64,
-        DType::F16,
-        DType::BF16,
-        DType::F32,
-        DType::F64,
-    ];
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    for d in all {
+    for d in DType::ALL {
         v.push(leak(format!("fill_{}", suffix(d))));
         v.push(leak(format!("copy_strided_{}", suffix(d))));
         v.push(leak(format!("copy_into_{}", suffix(d))));
-        for e in all {
+        for e in DType::ALL {
             v.push(leak(format!("cast_{}_{}", cast_suffix(d), cast_suffix(e))));
         }
     }

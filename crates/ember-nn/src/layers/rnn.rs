@@ -203,17 +203,17 @@ impl RnnBase {
     /// Run every layer over the sequence: `(output [T, B, D*H], h_n, c_n)`.
     fn run(&self, x: &Tensor, h0: Option<&Tensor>, c0: Option<&Tensor>) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let (x, h0, c0, unbatched) = self.prepare(x, h0, c0)?;
+        if self.kind == RnnKind::Lstm {
+            return self.run_lstm(x, h0, c0, unbatched);
+        }
         let (t_len, b, h) = (x.shape()[0], x.shape()[1], self.hidden_size);
         let dirs = self.dirs();
         let dt = x.dtype();
         let zeros = || Tensor::zeros_dtype(&[b, h], dt);
-        if self.kind == RnnKind::Lstm {
-            return self.run_lstm(x, h0, c0, unbatched);
-        }
         // Each layer works on a list of per-step tensors: slicing one step out of a stacked
         // tensor that requires grad would scatter a full-size gradient per step (O(T^2)).
         let mut layer_in: Vec<Tensor> = (0..t_len).map(|t| x.select(0, t as isize)).collect::<Result<_>>()?;
-        let (mut hs, mut cs) = (Vec::new(), Vec::new());
+        let mut hs = Vec::new();
         for l in 0..self.opts.num_layers {
             let mut outs = Vec::with_capacity(dirs);
             for d in 0..dirs {
@@ -223,14 +223,9 @@ impl RnnBase {
                     Some(s) => s.select(0, idx as isize)?,
                     None => zeros()?,
                 };
-                let c_init = match &c0 {
-                    Some(s) => s.select(0, idx as isize)?,
-                    None => zeros()?,
-                };
-                let (out, hn, cn) = self.run_direction(cell, &layer_in, h_init, c_init, d == 1)?;
+                let (out, hn) = self.run_direction(cell, &layer_in, h_init, d == 1)?;
                 outs.push(out);
                 hs.push(hn);
-                cs.push(cn);
             }
             layer_in = if dirs == 1 {
                 outs.pop().expect("one direction")
@@ -247,22 +242,36 @@ impl RnnBase {
                     .collect::<Result<_>>()?;
             }
         }
-        let layer_in = Tensor::stack(&layer_in, 0)?;
-        let mut out = layer_in;
-        let mut h_n = Tensor::stack(&hs, 0)?;
-        let mut c_n = if self.kind == RnnKind::Lstm {
-            Some(Tensor::stack(&cs, 0)?)
-        } else {
-            None
-        };
+        self.finish(Tensor::stack(&layer_in, 0)?, Tensor::stack(&hs, 0)?, None, unbatched)
+    }
+
+    /// The user-facing layout of `(output [T, B, D*H], h_n, c_n)`: unbatched or batch-first.
+    fn finish(
+        &self,
+        out: Tensor,
+        h_n: Tensor,
+        c_n: Option<Tensor>,
+        unbatched: bool,
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         if unbatched {
-            out = out.squeeze(1)?;
-            h_n = h_n.squeeze(1)?;
-            c_n = c_n.map(|c| c.squeeze(1)).transpose()?;
+            Ok((out.squeeze(1)?, h_n.squeeze(1)?, c_n.map(|c| c.squeeze(1)).transpose()?))
         } else if self.opts.batch_first {
-            out = out.transpose(0, 1)?;
+            Ok((out.transpose(0, 1)?, h_n, c_n))
+        } else {
+            Ok((out, h_n, c_n))
         }
-        Ok((out, h_n, c_n))
+    }
+
+    /// The bias added to every step's input projection: for RNN and LSTM both biases are
+    /// per-step constants, added once; GRU keeps `b_hh` inside its reset gate.
+    fn input_bias(&self, cell: &Cell) -> Result<Option<Tensor>> {
+        let b_ih = cell.b_ih.as_ref().map(|p| p.tensor());
+        let b_hh = cell.b_hh.as_ref().map(|p| p.tensor());
+        Ok(match (self.kind, b_ih, b_hh) {
+            (RnnKind::Gru, b_ih, _) => b_ih,
+            (_, Some(a), Some(b)) => Some(a.add(&b)?),
+            (_, a, _) => a,
+        })
     }
 
     /// The LSTM on whole-sequence tensors: per layer and direction, one input projection for
@@ -287,10 +296,7 @@ impl RnnBase {
             for d in 0..self.dirs() {
                 let idx = l * self.dirs() + d;
                 let cell = &self.cells[idx];
-                let bias = match (&cell.b_ih, &cell.b_hh) {
-                    (Some(a), Some(c)) => Some(a.tensor().add(&c.tensor())?),
-                    (a, _) => a.as_ref().map(|p| p.tensor()),
-                };
+                let bias = self.input_bias(cell)?;
                 let input = if d == 1 { layer_in.flip(&[0])? } else { layer_in.clone() };
                 let features = input.shape()[2];
                 let gx = F::linear(
@@ -314,40 +320,18 @@ impl RnnBase {
                 layer_in = F::dropout(&layer_in, self.opts.dropout, self.training.get())?;
             }
         }
-        let mut out = layer_in;
-        let mut h_n = Tensor::stack(&hs, 0)?;
-        let mut c_n = Tensor::stack(&cs, 0)?;
-        if unbatched {
-            out = out.squeeze(1)?;
-            h_n = h_n.squeeze(1)?;
-            c_n = c_n.squeeze(1)?;
-        } else if self.opts.batch_first {
-            out = out.transpose(0, 1)?;
-        }
-        Ok((out, h_n, Some(c_n)))
+        let c_n = Tensor::stack(&cs, 0)?;
+        self.finish(layer_in, Tensor::stack(&hs, 0)?, Some(c_n), unbatched)
     }
 
-    /// One layer in one direction over per-step inputs: `(outputs [B, H] per step, h_T, c_T)`.
-    fn run_direction(
-        &self,
-        cell: &Cell,
-        xs: &[Tensor],
-        mut h: Tensor,
-        mut c: Tensor,
-        reverse: bool,
-    ) -> Result<(Vec<Tensor>, Tensor, Tensor)> {
+    /// One RNN or GRU layer in one direction over per-step inputs: `(outputs [B, H] per step, h_T)`.
+    fn run_direction(&self, cell: &Cell, xs: &[Tensor], mut h: Tensor, reverse: bool) -> Result<(Vec<Tensor>, Tensor)> {
         let t_len = xs.len();
         let w_ih = cell.w_ih.tensor();
         let w_hh = cell.w_hh.tensor();
-        let b_ih = cell.b_ih.as_ref().map(|p| p.tensor());
         let b_hh = cell.b_hh.as_ref().map(|p| p.tensor());
         let hs = self.hidden_size;
-        // for LSTM and RNN both biases are constants per step: add them once
-        let b_in = match (self.kind, &b_ih, &b_hh) {
-            (RnnKind::Gru, _, _) => b_ih.clone(),
-            (_, Some(a), Some(b)) => Some(a.add(b)?),
-            (_, a, _) => a.clone(),
-        };
+        let b_in = self.input_bias(cell)?;
         let mut outs: Vec<Tensor> = vec![Tensor::zeros(&[0]); t_len];
         for step in 0..t_len {
             let t = if reverse { t_len - 1 - step } else { step };
@@ -361,10 +345,7 @@ impl RnnBase {
                         a.relu()?
                     };
                 }
-                RnnKind::Lstm => {
-                    let gates = gx.add(&F::linear(&h, &w_hh, None)?)?;
-                    (h, c) = F::lstm_cell(&gates, &c)?;
-                }
+                RnnKind::Lstm => unreachable!("the LSTM runs through run_lstm"),
                 RnnKind::Gru => {
                     let gh = F::linear(&h, &w_hh, b_hh.as_ref())?;
                     let r = gx.narrow(1, 0, hs)?.add(&gh.narrow(1, 0, hs)?)?.sigmoid()?;
@@ -379,7 +360,7 @@ impl RnnBase {
             }
             outs[t] = h.clone();
         }
-        Ok((outs, h, c))
+        Ok((outs, h))
     }
 
     fn visit(&self, v: &mut dyn Visitor) {
