@@ -72,7 +72,14 @@ fn train_eval_predict_info_on_real_mnist() {
     assert!(o.status.success(), "{stderr}");
     let epochs = json_lines(&stdout);
     assert_eq!(epochs.len(), 2, "{stdout}");
-    for key in ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds"] {
+    for key in [
+        "epoch",
+        "train_loss",
+        "test_loss",
+        "test_accuracy",
+        "seconds",
+        "data_wait_fraction",
+    ] {
         assert!(epochs[1].get(key).is_some(), "missing {key}: {}", epochs[1]);
     }
     let acc = epochs[1]["test_accuracy"].as_f64().unwrap();

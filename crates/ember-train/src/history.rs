@@ -20,6 +20,10 @@ pub struct EpochMetrics {
     /// Wall time of the epoch (training and evaluation), summed over interrupted segments.
     pub seconds: f64,
     pub examples_per_second: f64,
+    /// Fraction of the epoch's training time spent waiting for the data loader to hand over
+    /// the next batch (near 0 when prefetching keeps up; near 1 when loading is the bottleneck).
+    #[serde(default)]
+    pub data_wait_fraction: f64,
 }
 
 impl EpochMetrics {
@@ -31,6 +35,7 @@ impl EpochMetrics {
             "test_loss" | "val_loss" => self.test_loss,
             "test_accuracy" | "val_accuracy" => self.test_accuracy,
             "lr" => Some(self.lr),
+            "data_wait_fraction" => Some(self.data_wait_fraction),
             _ => None,
         }
     }

@@ -72,6 +72,9 @@ struct Position {
     classification: bool,
     train_seconds: u64,
     seconds: u64,
+    /// Seconds of `train_seconds` spent waiting for the loader (f64 bits).
+    #[serde(default)]
+    data_wait_seconds: u64,
 }
 
 fn add_bits(bits: &mut u64, v: f64) {
@@ -356,7 +359,12 @@ impl<'a> Trainer<'a> {
             let segment = Instant::now();
             self.model.train();
             let mut last = Instant::now();
-            for batch in train.batches(pos.epoch as u64, pos.batch) {
+            let mut batches = train.batches(pos.epoch as u64, pos.batch);
+            loop {
+                // the time `next` blocks is time the model waited for data
+                let asked = Instant::now();
+                let Some(batch) = batches.next() else { break };
+                add_bits(&mut pos.data_wait_seconds, asked.elapsed().as_secs_f64());
                 let (x, y) = batch?;
                 let out = self.model.forward(&x)?;
                 let loss = (self.loss_fn)(&out, &y)?;
@@ -430,6 +438,7 @@ impl<'a> Trainer<'a> {
                 lr: self.optimizer.lr(),
                 seconds,
                 examples_per_second: pos.loss_count as f64 / train_secs.max(1e-9),
+                data_wait_fraction: (f64::from_bits(pos.data_wait_seconds) / train_secs.max(1e-9)).min(1.0),
             };
             self.each_callback(&pos, &mut stop, |cb, ctx| cb.on_epoch_end(ctx, &metrics))?;
             match self.report {
@@ -481,7 +490,7 @@ impl Trainer<'_> {
     }
 }
 
-/// `epoch 1/3: train loss 0.2154 acc 93.45% | test loss 0.0712 acc 97.81% | 35.2s, 1705 ex/s`
+/// `epoch 1/3: train loss 0.2154 acc 93.45% | test loss 0.0712 acc 97.81% | 35.2s, 1705 ex/s, data wait 0.4%`
 pub fn human_line(m: &EpochMetrics, epochs: usize) -> String {
     let acc = |a: Option<f64>| a.map(|a| format!(" acc {:.2}%", 100.0 * a)).unwrap_or_default();
     let test = match m.test_loss {
@@ -489,12 +498,13 @@ pub fn human_line(m: &EpochMetrics, epochs: usize) -> String {
         None => String::new(),
     };
     format!(
-        "epoch {}/{epochs}: train loss {:.4}{}{test} | {:.1}s, {:.0} ex/s",
+        "epoch {}/{epochs}: train loss {:.4}{}{test} | {:.1}s, {:.0} ex/s, data wait {:.1}%",
         m.epoch,
         m.train_loss,
         acc(m.train_accuracy),
         m.seconds,
-        m.examples_per_second
+        m.examples_per_second,
+        100.0 * m.data_wait_fraction
     )
 }
 
