@@ -53,6 +53,7 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("im2col_", "conv"),
         ("col2im_", "conv"),
         ("max_pool2d", "pool"),
+        ("scatter_", "index"),
         ("avg_pool2d", "pool"),
         ("rand_", "rng"),
     ];

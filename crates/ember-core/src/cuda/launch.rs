@@ -186,3 +186,5 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
     ]);
     v
 }
+            "scatter",
+        "scatter_u16",

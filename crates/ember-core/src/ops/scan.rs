@@ -192,7 +192,7 @@ fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Tensor> 
     let nd = square.len();
     square.swap(nd - 2, nd - 1);
     // skip[.., k, i] = x[.., i] for i != k, 1 on the diagonal
-    let diag = Tensor::eye(n).ne_scalar(0.0)?;
+    let diag = Tensor::eye(n).ne_scalar(0.0)?.to(x.device())?;
     let one = Tensor::ones_dtype(&[], x.dtype())?;
     let skip = Tensor::where_(&diag, &one, &xt.unsqueeze(-2)?.broadcast_to(&square)?)?;
     // prods[.., k, j] = prod_{i <= j, i != k} x[i]; keep j >= k

@@ -157,7 +157,7 @@ impl Tensor {
             }
             let idx: Vec<i64> = (-l..n + r).map(|p| mode.source(p, n) as i64).collect();
             let len = idx.len();
-            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[len])?)?;
+            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[len])?.to(self.device())?)?;
         }
         Ok(out)
     }
@@ -183,7 +183,7 @@ impl Tensor {
         for &(d, l, r) in spec {
             shape[d] += (l.max(0) + r.max(0)) as usize;
         }
-        let out = Tensor::full_dtype(&shape, value, x.dtype())?;
+        let out = Tensor::full_on(&shape, value, x.dtype(), x.device())?;
         // (dim, start, len) of the region of `out` that holds `x`
         let interior: Vec<(usize, usize, usize)> = spec
             .iter()
@@ -288,7 +288,7 @@ impl Tensor {
                 continue;
             }
             let idx: Vec<i64> = (0..n).map(|j| ((j + n - s) % n) as i64).collect();
-            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[n])?)?;
+            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[n])?.to(self.device())?)?;
         }
         Ok(out)
     }
