@@ -14,6 +14,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("reduce", include_str!("kernels/reduce.cu")),
     ("softmax", include_str!("kernels/softmax.cu")),
     ("index", include_str!("kernels/index.cu")),
+    ("shape", include_str!("kernels/shape.cu")),
     ("conv", include_str!("kernels/conv.cu")),
     ("pool", include_str!("kernels/pool.cu")),
     ("rng", include_str!("kernels/rng.cu")),
@@ -52,8 +53,9 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("check_indices", "index"),
         ("im2col_", "conv"),
         ("col2im_", "conv"),
-        ("max_pool2d", "pool"),
         ("scatter_", "index"),
+        ("max_pool2d", "pool"),
+        ("triangle_", "shape"),
         ("avg_pool2d", "pool"),
         ("rand_", "rng"),
     ];

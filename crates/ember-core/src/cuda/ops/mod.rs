@@ -32,6 +32,7 @@ pub(crate) mod reduce;
 pub(crate) mod rng;
 pub(crate) mod softmax;
 
+pub(crate) mod shape;
 pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary};
 
 use crate::cuda::buffer::DeviceBuffer;
