@@ -291,10 +291,24 @@ impl Tensor {
             return Err(shape_err(
                 op,
                 format!("cannot reduce over the empty dim {d} of shape {shape:?} (no identity)"),
-            ));
+    /// Values and indices (shaped `kept`) of the extremes of the contiguous `x`, viewed as
+    /// (outer, n, inner), without autograd.
+    fn extreme_raw(
+        &self,
+        x: &Tensor,
+        (outer, n, inner): (usize, usize, usize),
+        d: usize,
+        kept: &[usize],
+        max: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            // the index on the device, then the values gathered at it
+            let idx = crate::cuda::ops::reduce::arg_reduce(x, outer, n, inner, max)?.reshape_to(kept)?;
+            let vals = no_grad_scope(|| x.detach().gather(d as isize, &idx))?;
+            return Ok((vals, idx));
         }
-        let x = self.contiguous_data();
-        let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
+        let _ = d;
         let (vals, idxs) = {
             let g = x.read();
             let r = x.offset()..x.offset() + x.numel();
@@ -303,10 +317,16 @@ impl Tensor {
                 (StorageElem::into_storage(a), b)
             })
         };
+        Ok((Tensor::from_storage(vals, kept), Tensor::from_vec(idxs, kept)?))
+    }
+
+            ));
+        }
+        let x = self.contiguous_data();
+        let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
         let mut kept = shape.to_vec();
         kept[d] = 1;
-        let values = Tensor::from_storage(vals, &kept);
-        let indices = Tensor::from_vec(idxs, &kept)?;
+        let (values, indices) = self.extreme_raw(&x, (outer, n, inner), d, &kept, max)?;
         let values = record_by_indices(op, self, values, &indices, d);
         if keepdim {
             return Ok((values, indices));
