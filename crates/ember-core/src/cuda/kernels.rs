@@ -19,6 +19,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("pool", include_str!("kernels/pool.cu")),
     ("rng", include_str!("kernels/rng.cu")),
 ];
+    ("resample", include_str!("kernels/resample.cu")),
 
 /// The full text NVRTC compiles for module `name` (the common header plus the file).
 pub fn full_source(name: &str) -> Option<String> {
@@ -52,12 +53,14 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("scatter_add_", "index"),
         ("check_indices", "index"),
         ("im2col_", "conv"),
-        ("col2im_", "conv"),
         ("scatter_", "index"),
-        ("max_pool2d", "pool"),
+        ("col2im_", "conv"),
         ("triangle_", "shape"),
+        ("max_pool2d", "pool"),
         ("avg_pool2d", "pool"),
         ("rand_", "rng"),
     ];
     prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)
 }
+        ("adaptive_avg_pool2d", "resample"),
+        ("upsample_", "resample"),

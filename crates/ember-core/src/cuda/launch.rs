@@ -175,6 +175,12 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
             "max_pool2d_backward",
             "avg_pool2d",
             "avg_pool2d_backward",
+            "adaptive_avg_pool2d",
+            "adaptive_avg_pool2d_backward",
+            "upsample_nearest2d",
+            "upsample_nearest2d_backward",
+            "upsample_bilinear2d",
+            "upsample_bilinear2d_backward",
             "rand_uniform",
             "rand_normal",
             "arange",
@@ -189,13 +195,13 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
             "arg_reduce",
             "index_select",
             "gather",
+            "scatter",
             "compare",
             "where",
         ] {
             v.push(leak(format!("{k}_{s}")));
         }
     }
-            "scatter",
     for s in ["u8", "i32", "i64"] {
         v.push(leak(format!("binary_{s}")));
     }

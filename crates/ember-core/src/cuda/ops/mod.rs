@@ -29,10 +29,11 @@ pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod reduce;
+pub(crate) mod resample;
 pub(crate) mod rng;
 pub(crate) mod softmax;
-
 pub(crate) mod shape;
+
 pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary};
 
 use crate::cuda::buffer::DeviceBuffer;
