@@ -15,11 +15,12 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("softmax", include_str!("kernels/softmax.cu")),
     ("index", include_str!("kernels/index.cu")),
     ("shape", include_str!("kernels/shape.cu")),
+    ("scan", include_str!("kernels/scan.cu")),
     ("conv", include_str!("kernels/conv.cu")),
     ("pool", include_str!("kernels/pool.cu")),
     ("rng", include_str!("kernels/rng.cu")),
-];
     ("resample", include_str!("kernels/resample.cu")),
+];
 
 /// The full text NVRTC compiles for module `name` (the common header plus the file).
 pub fn full_source(name: &str) -> Option<String> {
@@ -52,15 +53,16 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("gather_", "index"),
         ("scatter_add_", "index"),
         ("check_indices", "index"),
-        ("im2col_", "conv"),
         ("scatter_", "index"),
-        ("col2im_", "conv"),
+        ("im2col_", "conv"),
         ("triangle_", "shape"),
+        ("scan_", "scan"),
+        ("col2im_", "conv"),
         ("max_pool2d", "pool"),
         ("avg_pool2d", "pool"),
         ("rand_", "rng"),
     ];
-    prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)
-}
         ("adaptive_avg_pool2d", "resample"),
         ("upsample_", "resample"),
+    prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)
+}

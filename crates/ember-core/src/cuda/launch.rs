@@ -210,10 +210,14 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
         "gather_u16",
         "compare_half",
         "where_u16",
+    for s in ["i64", "f32", "f64"] {
+        v.push(leak(format!("scan_rows_{s}")));
+        v.push(leak(format!("scan_lanes_{s}")));
+    }
         "logical_u8",
         "check_indices",
         "arange_i64",
+        "scatter_u16",
     ]);
     v
 }
-        "scatter_u16",

@@ -65,6 +65,10 @@ fn scan_raw(x: &Tensor, dim: usize, op: Scan) -> Result<Tensor> {
         DType::Bool | DType::U8 | DType::I32 => x.detach().to_dtype(DType::I64)?,
         _ => x.detach(),
     };
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::scan::scan(&x, dim, op == Scan::Prod);
+    }
     let mut data = crate::cpu::copy::strided_copy(&x);
     let shape = x.shape();
     let (n, inner) = if shape.is_empty() {
