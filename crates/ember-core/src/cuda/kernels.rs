@@ -16,10 +16,11 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("index", include_str!("kernels/index.cu")),
     ("shape", include_str!("kernels/shape.cu")),
     ("scan", include_str!("kernels/scan.cu")),
+    ("sort", include_str!("kernels/sort.cu")),
     ("conv", include_str!("kernels/conv.cu")),
     ("pool", include_str!("kernels/pool.cu")),
-    ("rng", include_str!("kernels/rng.cu")),
     ("resample", include_str!("kernels/resample.cu")),
+    ("rng", include_str!("kernels/rng.cu")),
 ];
 
 /// The full text NVRTC compiles for module `name` (the common header plus the file).
@@ -52,17 +53,18 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("index_add_", "index"),
         ("gather_", "index"),
         ("scatter_add_", "index"),
-        ("check_indices", "index"),
         ("scatter_", "index"),
-        ("im2col_", "conv"),
+        ("check_indices", "index"),
         ("triangle_", "shape"),
         ("scan_", "scan"),
+        ("sort_", "sort"),
+        ("im2col_", "conv"),
         ("col2im_", "conv"),
         ("max_pool2d", "pool"),
         ("avg_pool2d", "pool"),
-        ("rand_", "rng"),
-    ];
         ("adaptive_avg_pool2d", "resample"),
         ("upsample_", "resample"),
+        ("rand_", "rng"),
+    ];
     prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)
 }

@@ -205,19 +205,24 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
     for s in ["u8", "i32", "i64"] {
         v.push(leak(format!("binary_{s}")));
     }
-    v.extend([
-        "index_select_u16",
-        "gather_u16",
-        "compare_half",
-        "where_u16",
+    for s in ["u8", "i32", "i64", "f32", "f64"] {
+        for k in ["sort_init", "sort_step", "sort_take"] {
+            v.push(leak(format!("{k}_{s}")));
+        }
+    }
     for s in ["i64", "f32", "f64"] {
         v.push(leak(format!("scan_rows_{s}")));
         v.push(leak(format!("scan_lanes_{s}")));
     }
+    v.extend([
+        "index_select_u16",
+        "gather_u16",
+        "scatter_u16",
+        "compare_half",
+        "where_u16",
         "logical_u8",
         "check_indices",
         "arange_i64",
-        "scatter_u16",
     ]);
     v
 }

@@ -208,6 +208,22 @@ impl Tensor {
         let last = self.ndim() - 1;
         let xt = no_grad_scope(|| self.transpose(d as isize, -1))?.contiguous_data();
         let n = xt.shape()[last];
+        let take = match row_op {
+            RowOp::Sort { .. } => n,
+            RowOp::TopK { k, .. } => k,
+        };
+        let back = |t: Tensor| -> Result<Tensor> { no_grad_scope(|| Ok(t.transpose(d as isize, -1)?.contiguous())) };
+        #[cfg(feature = "cuda")]
+        if xt.device().is_cuda() {
+            // topk is the head of a stable sort (best first, ties by lower index), as on the CPU
+            let descending = match row_op {
+                RowOp::Sort { descending } => descending,
+                RowOp::TopK { largest, .. } => largest,
+            };
+            let (v, i) = crate::cuda::ops::sort::sort_rows(&xt, n, take, descending)?;
+            let (values, indices) = (back(v)?, back(i)?);
+            return Ok((record_by_indices(op, self, values, &indices, d), indices));
+        }
         let (vals, idxs) = {
             let g = xt.read();
             let r = xt.offset()..xt.offset() + xt.numel();
@@ -220,11 +236,7 @@ impl Tensor {
             crate::with_storage!(&*g, v => run!(v))
         };
         let mut shape = xt.shape().to_vec();
-        shape[last] = match row_op {
-            RowOp::Sort { .. } => n,
-            RowOp::TopK { k, .. } => k,
-        };
-        let back = |t: Tensor| -> Result<Tensor> { no_grad_scope(|| Ok(t.transpose(d as isize, -1)?.contiguous())) };
+        shape[last] = take;
         let values = back(Tensor::from_storage(vals, &shape))?;
         let indices = back(Tensor::from_vec(idxs, &shape)?)?;
         let values = record_by_indices(op, self, values, &indices, d);
@@ -279,18 +291,6 @@ impl Tensor {
         self.reshape(&[-1])?.argmin(0, false)
     }
 
-    fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
-        let d = normalize_dim(op, dim, self.ndim())?;
-        if self.ndim() == 0 {
-            let (v, i) = self.reshape(&[1])?.extreme_dim(op, 0, false, max)?;
-            return Ok((v, i));
-        }
-        let shape = self.shape();
-        let n = shape[d];
-        if n == 0 {
-            return Err(shape_err(
-                op,
-                format!("cannot reduce over the empty dim {d} of shape {shape:?} (no identity)"),
     /// Values and indices (shaped `kept`) of the extremes of the contiguous `x`, viewed as
     /// (outer, n, inner), without autograd.
     fn extreme_raw(
@@ -320,6 +320,18 @@ impl Tensor {
         Ok((Tensor::from_storage(vals, kept), Tensor::from_vec(idxs, kept)?))
     }
 
+    fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+        let d = normalize_dim(op, dim, self.ndim())?;
+        if self.ndim() == 0 {
+            let (v, i) = self.reshape(&[1])?.extreme_dim(op, 0, false, max)?;
+            return Ok((v, i));
+        }
+        let shape = self.shape();
+        let n = shape[d];
+        if n == 0 {
+            return Err(shape_err(
+                op,
+                format!("cannot reduce over the empty dim {d} of shape {shape:?} (no identity)"),
             ));
         }
         let x = self.contiguous_data();

@@ -34,6 +34,7 @@ pub(crate) mod rng;
 pub(crate) mod scan;
 pub(crate) mod shape;
 pub(crate) mod softmax;
+pub(crate) mod sort;
 
 pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary};
 
