@@ -264,6 +264,16 @@ device_tests! {
         })
     }
 
+    fn saving_device_tensors_writes_their_values(dev) {
+        let t = seeded(&[3, 4], 110).to(dev)?;
+        let h = Tensor::new(&[1i64, -2, 3]).to(dev)?;
+        let bytes = ember_core::io::to_bytes(&[("t".into(), t.t()), ("h".into(), h)], None)?;
+        let (back, _) = ember_core::io::from_bytes(&bytes)?;
+        assert_eq!(values(&back["t"])?, values(&seeded(&[3, 4], 110).t())?);
+        assert_eq!(back["h"].to_vec::<i64>()?, vec![1, -2, 3]);
+        Ok(())
+    }
+
     fn bernoulli_stays_on_the_device(dev) {
         let p = Tensor::full_on(&[64], 0.5, DType::F32, dev)?;
         let b = p.bernoulli()?;
