@@ -48,7 +48,11 @@ fn from_st(d: StDtype) -> Option<DType> {
 
 /// Serialize named tensors to safetensors bytes (with optional string metadata).
 pub fn to_bytes(tensors: &[(String, Tensor)], metadata: Option<BTreeMap<String, String>>) -> Result<Vec<u8>> {
-    let contiguous: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.contiguous_data())).collect();
+    // GPU tensors are copied to the host first (the file holds host bytes)
+    let contiguous: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.detach().to(crate::Device::Cpu)?.contiguous_data())))
+        .collect::<Result<_>>()?;
     let guards: Vec<_> = contiguous.iter().map(|(_, t)| t.read()).collect();
     let mut views = Vec::with_capacity(contiguous.len());
     for ((name, t), g) in contiguous.iter().zip(&guards) {

@@ -14,8 +14,12 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("reduce", include_str!("kernels/reduce.cu")),
     ("softmax", include_str!("kernels/softmax.cu")),
     ("index", include_str!("kernels/index.cu")),
+    ("shape", include_str!("kernels/shape.cu")),
+    ("scan", include_str!("kernels/scan.cu")),
+    ("sort", include_str!("kernels/sort.cu")),
     ("conv", include_str!("kernels/conv.cu")),
     ("pool", include_str!("kernels/pool.cu")),
+    ("resample", include_str!("kernels/resample.cu")),
     ("rng", include_str!("kernels/rng.cu")),
 ];
 
@@ -49,11 +53,17 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("index_add_", "index"),
         ("gather_", "index"),
         ("scatter_add_", "index"),
+        ("scatter_", "index"),
         ("check_indices", "index"),
+        ("triangle_", "shape"),
+        ("scan_", "scan"),
+        ("sort_", "sort"),
         ("im2col_", "conv"),
         ("col2im_", "conv"),
         ("max_pool2d", "pool"),
         ("avg_pool2d", "pool"),
+        ("adaptive_avg_pool2d", "resample"),
+        ("upsample_", "resample"),
         ("rand_", "rng"),
     ];
     prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)

@@ -60,6 +60,28 @@ impl Strided {
         Ok(s)
     }
 
+    /// A layout with signed strides (flip walks dims backwards), read dim by dim.
+    pub(crate) fn signed(op: &'static str, shape: &[usize], strides: &[i64], offset: i64) -> Result<Strided> {
+        if shape.len() > MAX_DIMS {
+            return Err(Error::Device {
+                op,
+                msg: format!("CUDA kernels take at most {MAX_DIMS} dims (shape {shape:?})"),
+            });
+        }
+        let mut s = Strided {
+            ndim: shape.len() as i32,
+            contiguous: 0,
+            offset,
+            shape: [1; MAX_DIMS],
+            stride: [0; MAX_DIMS],
+        };
+        for (d, (&n, &st)) in shape.iter().zip(strides).enumerate() {
+            s.shape[d] = n as i64;
+            s.stride[d] = st;
+        }
+        Ok(s)
+    }
+
     /// The layout of a contiguous tensor of `shape` (for kernels that need the shape itself).
     pub(crate) fn with_shape(op: &'static str, l: &Layout) -> Result<Strided> {
         if l.ndim() > MAX_DIMS {
@@ -133,6 +155,7 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
         v.push(leak(format!("fill_{}", suffix(d))));
         v.push(leak(format!("copy_strided_{}", suffix(d))));
         v.push(leak(format!("copy_into_{}", suffix(d))));
+        v.push(leak(format!("triangle_{}", suffix(d))));
         for e in DType::ALL {
             v.push(leak(format!("cast_{}_{}", cast_suffix(d), cast_suffix(e))));
         }
@@ -152,6 +175,12 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
             "max_pool2d_backward",
             "avg_pool2d",
             "avg_pool2d_backward",
+            "adaptive_avg_pool2d",
+            "adaptive_avg_pool2d_backward",
+            "upsample_nearest2d",
+            "upsample_nearest2d_backward",
+            "upsample_bilinear2d",
+            "upsample_bilinear2d_backward",
             "rand_uniform",
             "rand_normal",
             "arange",
@@ -166,6 +195,7 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
             "arg_reduce",
             "index_select",
             "gather",
+            "scatter",
             "compare",
             "where",
         ] {
@@ -175,9 +205,19 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
     for s in ["u8", "i32", "i64"] {
         v.push(leak(format!("binary_{s}")));
     }
+    for s in ["u8", "i32", "i64", "f32", "f64"] {
+        for k in ["sort_init", "sort_step", "sort_take"] {
+            v.push(leak(format!("{k}_{s}")));
+        }
+    }
+    for s in ["i64", "f32", "f64"] {
+        v.push(leak(format!("scan_rows_{s}")));
+        v.push(leak(format!("scan_lanes_{s}")));
+    }
     v.extend([
         "index_select_u16",
         "gather_u16",
+        "scatter_u16",
         "compare_half",
         "where_u16",
         "logical_u8",

@@ -11,7 +11,9 @@
 //! ```
 //! expands to a module `add_works` with tests `cpu` and `cuda`. The CUDA instance runs where a
 //! GPU can be used and otherwise prints `skipped: no CUDA device (<reason>)` and passes, so the
-//! same suite runs on every machine and is real wherever a GPU exists.
+//! same suite runs on every machine and is real wherever a GPU exists. With
+//! `EMBER_REQUIRE_CUDA=1` (set by `tools/cuda_device_check.sh` on a GPU machine) a skip is a
+//! failure instead, so a run meant for the GPU cannot pass without using it.
 
 /// Why the CUDA instance of a device test must skip here, if it must.
 pub fn cuda_skip_reason() -> Option<String> {
@@ -38,6 +40,9 @@ macro_rules! device_tests {
                 #[test]
                 fn cuda() {
                     match $crate::cuda::testing::cuda_skip_reason() {
+                        Some(why) if std::env::var("EMBER_REQUIRE_CUDA").as_deref() == Ok("1") => {
+                            panic!("EMBER_REQUIRE_CUDA=1 but no CUDA device: {why}")
+                        }
                         Some(why) => println!("skipped: no CUDA device ({why})"),
                         None => body($crate::Device::Cuda(0)).unwrap(),
                     }

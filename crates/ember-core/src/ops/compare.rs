@@ -189,7 +189,7 @@ impl Tensor {
     /// them it is `f(0.0)` everywhere (false for isnan/isinf, true for isfinite).
     fn float_mask(&self, op: &'static str, f: fn(f64) -> bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Tensor::full_dtype(self.shape(), f(0.0) as u8 as f64, DType::Bool);
+            return Tensor::full_on(self.shape(), f(0.0) as u8 as f64, DType::Bool, self.device());
         }
         #[cfg(feature = "cuda")]
         if self.device().is_cuda() {

@@ -161,7 +161,9 @@ impl Tensor {
             ));
         }
         let v: Vec<f64> = with_global(|g| p.iter().map(|&q| (g.uniform() < q) as u8 as f64).collect());
-        Tensor::from_vec(v, self.shape())?.to_dtype(self.dtype().to_float())
+        Tensor::from_vec(v, self.shape())?
+            .to_dtype(self.dtype().to_float())?
+            .to(self.device())
     }
 
     /// Random permutation of 0..n as i64.

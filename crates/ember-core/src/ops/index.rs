@@ -207,6 +207,9 @@ fn mask_positions(op: &'static str, mask: &Tensor) -> Result<Vec<usize>> {
     if mask.dtype() != DType::Bool {
         return Err(dtype_err(op, format!("expected a bool mask, got {}", mask.dtype())));
     }
+    // a GPU mask is copied to the host: the number of true values sizes the result (PyTorch
+    // synchronizes here too)
+    let mask = &mask.to(crate::Device::Cpu)?;
     let g = mask.read();
     let CpuStorage::Bool(m) = &*g else {
         unreachable!("dtype checked above")
@@ -222,6 +225,13 @@ fn mask_positions(op: &'static str, mask: &Tensor) -> Result<Vec<usize>> {
         }
     });
     Ok(pos)
+}
+
+/// The flat positions of a mask's true elements as a 1-D i64 tensor on `device`.
+fn positions_on(op: &'static str, mask: &Tensor, device: crate::Device) -> Result<Tensor> {
+    let pos: Vec<i64> = mask_positions(op, mask)?.into_iter().map(|p| p as i64).collect();
+    let n = pos.len();
+    Tensor::from_vec(pos, &[n])?.to(device)
 }
 
 /// Zero-pad `t` at the end of every dim up to `shape` (each dim of `t` is at most that size).
@@ -408,6 +418,13 @@ impl Tensor {
             return Err(dtype_err(OP, format!("expected a bool mask, got {}", mask.dtype())));
         }
         let shape = crate::shape::broadcast_shapes(OP, self.shape(), mask.shape())?;
+        if !self.device().is_cpu() || !mask.device().is_cpu() {
+            // positions found on the host, then an index_select on the device (differentiable
+            // through index_select, whose gradient is index_add)
+            crate::ops::check_same_device(OP, self, mask)?;
+            let pos = positions_on(OP, &mask.broadcast_to(&shape)?, self.device())?;
+            return self.broadcast_to(&shape)?.reshape(&[-1])?.index_select(0, &pos);
+        }
         let lx = self.layout().broadcast_to(OP, &shape)?;
         let lm = mask.layout().broadcast_to(OP, &shape)?;
         let data = {
@@ -436,7 +453,7 @@ impl Tensor {
         let in_shape = self.shape().to_vec();
         Ok(record(OP, out, &[self], move |_| {
             Box::new(move |g| {
-                let zeros = Tensor::zeros_dtype(mask.shape(), g.dtype())?;
+                let zeros = Tensor::zeros_on(mask.shape(), g.dtype(), g.device())?;
                 Ok(vec![Some(zeros.masked_scatter(&mask, g)?.sum_to(&in_shape)?)])
             })
         }))
@@ -470,6 +487,8 @@ impl Tensor {
                 )
             })?
         };
+        crate::ops::check_same_device(OP, self, &mask)?;
+        crate::ops::check_same_device(OP, self, source)?;
         let pos = mask_positions(OP, &mask)?;
         if pos.len() > source.numel() {
             return Err(shape_err(
@@ -481,6 +500,14 @@ impl Tensor {
                     source.numel()
                 ),
             ));
+        }
+        if !self.device().is_cpu() {
+            // a scatter of the leading source elements at the mask's flat positions
+            let k = pos.len();
+            let idx: Vec<i64> = pos.into_iter().map(|p| p as i64).collect();
+            let idx = Tensor::from_vec(idx, &[k])?.to(self.device())?;
+            let src = source.reshape(&[-1])?.narrow(0, 0, k)?;
+            return self.reshape(&[-1])?.scatter(0, &idx, &src)?.reshape_to(self.shape());
         }
         let mut data = crate::cpu::copy::strided_copy(self);
         {
@@ -527,7 +554,7 @@ impl Tensor {
                 coords.push(((p / s) % n) as i64);
             }
         }
-        Tensor::from_vec(coords, &[pos.len(), nd])
+        Tensor::from_vec(coords, &[pos.len(), nd])?.to(self.device())
     }
 
     /// Advanced indexing on dim 0, as `x[idx]` in PyTorch: an integer tensor picks rows (the
@@ -565,7 +592,7 @@ impl Tensor {
         flat.extend_from_slice(&self.shape()[k..]);
         let n = pos.len();
         self.reshape_to(&flat)?
-            .index_select_op(OP, 0, &Tensor::from_vec(pos, &[n])?)
+            .index_select_op(OP, 0, &Tensor::from_vec(pos, &[n])?.to(self.device())?)
     }
 
     /// Advanced indexing along one dim (`x[:, idx]` for `dim = 1`): an integer tensor of any
@@ -600,7 +627,7 @@ impl Tensor {
             }
             let pos: Vec<i64> = mask_positions(OP, idx)?.into_iter().map(|p| p as i64).collect();
             let n = pos.len();
-            return self.index_select_op(OP, d as isize, &Tensor::from_vec(pos, &[n])?);
+            return self.index_select_op(OP, d as isize, &Tensor::from_vec(pos, &[n])?.to(self.device())?);
         }
         let flat = idx.reshape(&[-1])?;
         let picked = self.index_select_op(OP, d as isize, &flat)?;
@@ -645,7 +672,7 @@ impl Tensor {
         }
         let mut shape = self.shape().to_vec();
         shape.push(c);
-        Tensor::from_vec(out, &shape)
+        Tensor::from_vec(out, &shape)?.to(self.device())
     }
 
     /// Look up rows of `weight` (`[num_embeddings, dim]`) by `indices` of any shape: the result
@@ -800,10 +827,11 @@ fn scatter_impl(
     check_index_shape(op, shape, index, d, Some(src))?;
     #[cfg(feature = "cuda")]
     if src.device().is_cuda() {
-        if !add {
-            return Err(crate::cuda::not_on_cuda(op, "scatter without add"));
-        }
-        let out = crate::cuda::ops::index::scatter_add(base, shape, d, index, src)?;
+        let out = if add {
+            crate::cuda::ops::index::scatter_add(base, shape, d, index, src)?
+        } else {
+            crate::cuda::ops::index::scatter(base, shape, d, index, src)?
+        };
         return Ok(finish_scatter(op, base, index, src, d, add, out));
     }
     let idx = checked_indices(op, index, d, shape.get(d).copied().unwrap_or(1))?;
@@ -860,7 +888,7 @@ fn finish_scatter(
                 g.clone()
             } else {
                 // the written positions no longer depend on the base
-                g.scatter(d as isize, idx, &Tensor::zeros_dtype(idx.shape(), g.dtype())?)?
+                g.scatter(d as isize, idx, &Tensor::zeros_on(idx.shape(), g.dtype(), g.device())?)?
             };
             Ok(vec![Some(g_base), Some(g_src)])
         })

@@ -34,7 +34,8 @@ impl Tensor {
         }
         let mut shape = first.shape().to_vec();
         shape[d] = total;
-        let out = Tensor::zeros_dtype(&shape, dtype)?;
+        // made on the inputs' device (cat of GPU tensors stays on the GPU)
+        let out = Tensor::zeros_on(&shape, dtype, first.device())?;
         let mut start = 0;
         for t in tensors {
             let len = t.shape()[d];

@@ -32,6 +32,12 @@ pub(crate) trait PlaneMap: Clone + Send + Sync + 'static {
     fn check(&self) -> Result<()> {
         Ok(())
     }
+    /// `A x` (or `A^T y` when `adjoint`) of a GPU tensor `[.., H, W]`; `None` where the map
+    /// has no CUDA kernel (the op then errors).
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, _x: &Tensor, _adjoint: bool) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 struct PlaneRun<'a, M> {
@@ -47,6 +53,11 @@ impl<M: PlaneMap> FloatKernel for PlaneRun<'_, M> {
         } else {
             self.map.forward(i[0], self.planes)
         }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, i: &[&Tensor]) -> Option<Result<Tensor>> {
+        self.map.run_cuda(i[0], self.adjoint)
     }
 }
 
@@ -186,6 +197,10 @@ impl PlaneMap for AvgMap {
         let [i, o] = [self.0.in_hw, self.0.out_hw].map(|s| s[0] * s[1]);
         pool_kernels::for_each_plane(y, planes, o, i, |_, y, x| self.0.adjoint(y, x))
     }
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, x: &Tensor, adjoint: bool) -> Option<Result<Tensor>> {
+        Some(crate::cuda::ops::pool::avg_pool2d(x, &self.0, adjoint))
+    }
 }
 
 #[derive(Clone)]
@@ -218,6 +233,11 @@ impl PlaneMap for AdaptiveAvgMap {
         pool_kernels::for_each_plane(y, planes, o, i, |_, y, x| {
             pool_kernels::adaptive_avg_adjoint(y, self.in_hw[1], &rows, &cols, x)
         })
+    }
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, x: &Tensor, adjoint: bool) -> Option<Result<Tensor>> {
+        use crate::cuda::ops::resample::{resample, Resample};
+        Some(resample(Resample::AdaptiveAvg, x, self.in_hw, self.out_hw, adjoint))
     }
 }
 

@@ -65,6 +65,10 @@ fn scan_raw(x: &Tensor, dim: usize, op: Scan) -> Result<Tensor> {
         DType::Bool | DType::U8 | DType::I32 => x.detach().to_dtype(DType::I64)?,
         _ => x.detach(),
     };
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::scan::scan(&x, dim, op == Scan::Prod);
+    }
     let mut data = crate::cpu::copy::strided_copy(&x);
     let shape = x.shape();
     let (n, inner) = if shape.is_empty() {
@@ -192,7 +196,7 @@ fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Tensor> 
     let nd = square.len();
     square.swap(nd - 2, nd - 1);
     // skip[.., k, i] = x[.., i] for i != k, 1 on the diagonal
-    let diag = Tensor::eye(n).ne_scalar(0.0)?;
+    let diag = Tensor::eye(n).ne_scalar(0.0)?.to(x.device())?;
     let one = Tensor::ones_dtype(&[], x.dtype())?;
     let skip = Tensor::where_(&diag, &one, &xt.unsqueeze(-2)?.broadcast_to(&square)?)?;
     // prods[.., k, j] = prod_{i <= j, i != k} x[i]; keep j >= k

@@ -157,7 +157,7 @@ impl Tensor {
             }
             let idx: Vec<i64> = (-l..n + r).map(|p| mode.source(p, n) as i64).collect();
             let len = idx.len();
-            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[len])?)?;
+            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[len])?.to(self.device())?)?;
         }
         Ok(out)
     }
@@ -183,7 +183,7 @@ impl Tensor {
         for &(d, l, r) in spec {
             shape[d] += (l.max(0) + r.max(0)) as usize;
         }
-        let out = Tensor::full_dtype(&shape, value, x.dtype())?;
+        let out = Tensor::full_on(&shape, value, x.dtype(), x.device())?;
         // (dim, start, len) of the region of `out` that holds `x`
         let interior: Vec<(usize, usize, usize)> = spec
             .iter()
@@ -236,11 +236,7 @@ impl Tensor {
             }
             flip[d] = true;
         }
-        let data = {
-            let g = self.read();
-            crate::map_storage!(&*g, v => flip_kernel(v, self.layout(), &flip))
-        };
-        let out = Tensor::from_storage(data, self.shape());
+        let out = self.flip_raw(&flip)?;
         if !needs_grad(&[self]) {
             return Ok(out);
         }
@@ -288,7 +284,7 @@ impl Tensor {
                 continue;
             }
             let idx: Vec<i64> = (0..n).map(|j| ((j + n - s) % n) as i64).collect();
-            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[n])?)?;
+            out = out.index_select(d as isize, &Tensor::from_vec(idx, &[n])?.to(self.device())?)?;
         }
         Ok(out)
     }
@@ -371,6 +367,11 @@ impl Tensor {
                 0..(i as isize + k).clamp(0, c) as usize
             }
         };
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            let out = crate::cuda::ops::shape::triangle(op, self, k, lower)?;
+            return Ok(self.finish_triangle(op, out, k, lower));
+        }
         let mut data = crate::cpu::copy::strided_copy(self);
         if rows * cols > 0 {
             crate::with_storage!(&mut data, v => {
@@ -382,13 +383,30 @@ impl Tensor {
                 }
             });
         }
-        let out = Tensor::from_storage(data, self.shape());
+        Ok(self.finish_triangle(op, Tensor::from_storage(data, self.shape()), k, lower))
+    }
+
+    /// The autograd record of tril / triu (every backend): the gradient keeps the same triangle.
+    fn finish_triangle(&self, op: &'static str, out: Tensor, k: isize, lower: bool) -> Tensor {
         if !needs_grad(&[self]) {
-            return Ok(out);
+            return out;
         }
-        Ok(record(op, out, &[self], move |_| {
+        record(op, out, &[self], move |_| {
             Box::new(move |g| Ok(vec![Some(if lower { g.tril(k)? } else { g.triu(k)? })]))
-        }))
+        })
+    }
+
+    /// The flipped copy (no autograd).
+    fn flip_raw(&self, flip: &[bool]) -> Result<Tensor> {
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return crate::cuda::ops::shape::flip(self, flip);
+        }
+        let data = {
+            let g = self.read();
+            crate::map_storage!(&*g, v => flip_kernel(v, self.layout(), flip))
+        };
+        Ok(Tensor::from_storage(data, self.shape()))
     }
 }
 

@@ -208,6 +208,22 @@ impl Tensor {
         let last = self.ndim() - 1;
         let xt = no_grad_scope(|| self.transpose(d as isize, -1))?.contiguous_data();
         let n = xt.shape()[last];
+        let take = match row_op {
+            RowOp::Sort { .. } => n,
+            RowOp::TopK { k, .. } => k,
+        };
+        let back = |t: Tensor| -> Result<Tensor> { no_grad_scope(|| Ok(t.transpose(d as isize, -1)?.contiguous())) };
+        #[cfg(feature = "cuda")]
+        if xt.device().is_cuda() {
+            // topk is the head of a stable sort (best first, ties by lower index), as on the CPU
+            let descending = match row_op {
+                RowOp::Sort { descending } => descending,
+                RowOp::TopK { largest, .. } => largest,
+            };
+            let (v, i) = crate::cuda::ops::sort::sort_rows(&xt, n, take, descending)?;
+            let (values, indices) = (back(v)?, back(i)?);
+            return Ok((record_by_indices(op, self, values, &indices, d), indices));
+        }
         let (vals, idxs) = {
             let g = xt.read();
             let r = xt.offset()..xt.offset() + xt.numel();
@@ -220,11 +236,7 @@ impl Tensor {
             crate::with_storage!(&*g, v => run!(v))
         };
         let mut shape = xt.shape().to_vec();
-        shape[last] = match row_op {
-            RowOp::Sort { .. } => n,
-            RowOp::TopK { k, .. } => k,
-        };
-        let back = |t: Tensor| -> Result<Tensor> { no_grad_scope(|| Ok(t.transpose(d as isize, -1)?.contiguous())) };
+        shape[last] = take;
         let values = back(Tensor::from_storage(vals, &shape))?;
         let indices = back(Tensor::from_vec(idxs, &shape)?)?;
         let values = record_by_indices(op, self, values, &indices, d);
@@ -279,6 +291,35 @@ impl Tensor {
         self.reshape(&[-1])?.argmin(0, false)
     }
 
+    /// Values and indices (shaped `kept`) of the extremes of the contiguous `x`, viewed as
+    /// (outer, n, inner), without autograd.
+    fn extreme_raw(
+        &self,
+        x: &Tensor,
+        (outer, n, inner): (usize, usize, usize),
+        d: usize,
+        kept: &[usize],
+        max: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            // the index on the device, then the values gathered at it
+            let idx = crate::cuda::ops::reduce::arg_reduce(x, outer, n, inner, max)?.reshape_to(kept)?;
+            let vals = no_grad_scope(|| x.detach().gather(d as isize, &idx))?;
+            return Ok((vals, idx));
+        }
+        let _ = d;
+        let (vals, idxs) = {
+            let g = x.read();
+            let r = x.offset()..x.offset() + x.numel();
+            crate::with_storage!(&*g, v => {
+                let (a, b) = extreme_kernel(&v[r], outer, n, inner, max);
+                (StorageElem::into_storage(a), b)
+            })
+        };
+        Ok((Tensor::from_storage(vals, kept), Tensor::from_vec(idxs, kept)?))
+    }
+
     fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim(op, dim, self.ndim())?;
         if self.ndim() == 0 {
@@ -295,18 +336,9 @@ impl Tensor {
         }
         let x = self.contiguous_data();
         let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
-        let (vals, idxs) = {
-            let g = x.read();
-            let r = x.offset()..x.offset() + x.numel();
-            crate::with_storage!(&*g, v => {
-                let (a, b) = extreme_kernel(&v[r], outer, n, inner, max);
-                (StorageElem::into_storage(a), b)
-            })
-        };
         let mut kept = shape.to_vec();
         kept[d] = 1;
-        let values = Tensor::from_storage(vals, &kept);
-        let indices = Tensor::from_vec(idxs, &kept)?;
+        let (values, indices) = self.extreme_raw(&x, (outer, n, inner), d, &kept, max)?;
         let values = record_by_indices(op, self, values, &indices, d);
         if keepdim {
             return Ok((values, indices));

@@ -42,6 +42,11 @@ impl PlaneMap for Nearest {
             k::nearest_adjoint(y, self.in_hw[1], &rows, &cols, x)
         })
     }
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, x: &Tensor, adjoint: bool) -> Option<Result<Tensor>> {
+        use crate::cuda::ops::resample::{resample, Resample};
+        Some(resample(Resample::Nearest, x, self.in_hw, self.out_hw, adjoint))
+    }
 }
 
 #[derive(Clone)]
@@ -75,6 +80,14 @@ impl PlaneMap for Bilinear {
         for_each_plane(y, planes, o, i, |_, y, x| {
             k::bilinear_adjoint(y, self.in_hw[1], &rows, &cols, x)
         })
+    }
+    #[cfg(feature = "cuda")]
+    fn run_cuda(&self, x: &Tensor, adjoint: bool) -> Option<Result<Tensor>> {
+        use crate::cuda::ops::resample::{resample, Resample};
+        let map = Resample::Bilinear {
+            align_corners: self.align_corners,
+        };
+        Some(resample(map, x, self.in_hw, self.out_hw, adjoint))
     }
 }
 

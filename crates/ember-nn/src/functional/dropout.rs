@@ -26,7 +26,8 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     if p == 1.0 {
         return x.mul_scalar(0.0);
     }
-    let keep = Tensor::rand(x.shape())
+    // the mask is drawn on x's device (on the CPU this is Tensor::rand, same stream)
+    let keep = Tensor::rand_on(x.shape(), x.device())?
         .ge_scalar(p)?
         .to_dtype(x.dtype())?
         .mul_scalar(1.0 / (1.0 - p))?;

@@ -86,3 +86,22 @@ extern "C" __global__ void check_indices(const i64* idx, Strided si, i64 count, 
 
 SCATTER_ADD(float, f32)
 SCATTER_ADD(double, f64)
+
+// scatter (assignment): out[p with coordinate `dim` replaced by idx[p]] = src[p]. Duplicate
+// indices leave one of the written values (which one is unspecified, as in PyTorch).
+#define SCATTER(T, SUF)                                                                                  \
+    extern "C" __global__ void scatter_##SUF(T* out, Strided so, const T* src, Strided ss,               \
+                                             const i64* idx, Strided si, int dim, i64 n, int* bad) {     \
+        GRID_STRIDE(i, n) {                                                                              \
+            i64 j = idx[strided_offset(si, i)];                                                          \
+            if (!fix_index(j, so.shape[dim], bad)) continue;                                             \
+            out[offset_with(so, si.shape, si.ndim, dim, i, j)] = src[strided_offset(ss, i)];             \
+        }                                                                                                \
+    }
+
+SCATTER(u8, u8)
+SCATTER(u16, u16)
+SCATTER(int, i32)
+SCATTER(i64, i64)
+SCATTER(float, f32)
+SCATTER(double, f64)

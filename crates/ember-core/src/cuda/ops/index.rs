@@ -135,19 +135,41 @@ pub(crate) fn scatter_add(
     index: &Tensor,
     src: &Tensor,
 ) -> Result<Tensor> {
-    const OP: &str = "scatter_add";
     if !matches!(src.dtype(), DType::F32 | DType::F64) {
-        return Err(not_on_cuda(OP, format!("dtype {}", src.dtype())));
+        return Err(not_on_cuda("scatter_add", format!("dtype {}", src.dtype())));
     }
+    scatter_with("scatter_add", base, shape, d, index, src)
+}
+
+/// `base` (or zeros of `shape`) with `src` written at `index` along `d` (any dtype).
+pub(crate) fn scatter(
+    base: Option<&Tensor>,
+    shape: &[usize],
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+) -> Result<Tensor> {
+    scatter_with("scatter", base, shape, d, index, src)
+}
+
+/// The shared launcher of `scatter_add_<T>` and `scatter_<T>` (same arguments).
+fn scatter_with(
+    op: &'static str,
+    base: Option<&Tensor>,
+    shape: &[usize],
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+) -> Result<Tensor> {
     let g = gpu_of(src)?;
-    let idx = index_i64(OP, index)?;
+    let idx = index_i64(op, index)?;
     let out = match base {
         Some(b) => super::copy_fresh(b)?,
         None => super::fill(g.ordinal, src.dtype(), shape, 0.0)?,
     };
     let n = idx.numel();
     if n > 0 {
-        let so = Strided::with_shape(OP, &Layout::contiguous(shape))?;
+        let so = Strided::with_shape(op, &Layout::contiguous(shape))?;
         // src is read over the index's shape with its own strides (it may be larger)
         let mut strides = src.layout().strides.clone();
         strides.resize(idx.ndim(), 0);
@@ -160,20 +182,21 @@ pub(crate) fn scatter_add(
         let (o, sp, ss, ip, si) = (
             ptr(&out)?,
             ptr(src)?,
-            Strided::with_shape(OP, &ls)?,
+            Strided::with_shape(op, &ls)?,
             ptr(&idx)?,
-            Strided::with_shape(OP, idx.layout())?,
+            Strided::with_shape(op, idx.layout())?,
         );
         let (dim, n64, bp) = (d as i32, n as i64, bad.ptr());
-        // scatter_add_<T>(T* out, Strided so, const T* src, Strided ss, const i64* idx, Strided si, int dim, i64 n, int* bad)
+        // scatter_add_<T> / scatter_<T>(T* out, Strided so, const T* src, Strided ss, const i64* idx, Strided si,
+        //                                int dim, i64 n, int* bad)
         launch!(
             g,
-            OP,
-            format!("scatter_add_{}", suffix(src.dtype())),
+            op,
+            format!("{op}_{}", suffix(src.dtype())),
             grid(n),
             [&o, &so, &sp, &ss, &ip, &si, &dim, &n64, &bp]
         )?;
-        check_flag(OP, &bad, shape[d])?;
+        check_flag(op, &bad, shape[d])?;
     }
     Ok(out)
 }

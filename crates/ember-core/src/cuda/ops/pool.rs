@@ -1,9 +1,10 @@
-//! Max pooling on the GPU (pool.cu). The gradient is written with Tensor ops (a scatter-add of
-//! the output gradient at the saved indices), so it runs on the GPU and is itself
-//! differentiable. Average pooling kernels exist in pool.cu but are not wired yet.
+//! Max and average pooling on the GPU (pool.cu). Max pooling's gradient is written with Tensor
+//! ops (a scatter-add of the output gradient at the saved indices), so it runs on the GPU and
+//! is itself differentiable; average pooling is a linear map whose adjoint kernel is its
+//! gradient (recorded by `ops::pool::PlaneMap`).
 
 use super::{contiguous, gpu_of, ptr, tensor};
-use crate::cpu::pool_kernels::Window;
+use crate::cpu::pool_kernels::{AvgWindow, Window};
 use crate::cuda::api::not_on_cuda;
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::launch::{grid, suffix};
@@ -89,4 +90,54 @@ pub(crate) fn max_pool2d_backward(g: &Tensor, idx: &Tensor, in_shape: &[usize]) 
     let g2 = g.reshape_to(&[planes, ohw])?;
     let i2 = idx.reshape_to(&[planes, ohw])?;
     crate::ops::index::scatter_add_zeros(&[planes, hw], 1, &i2, &g2)?.reshape_to(in_shape)
+}
+
+/// Average pooling (`adjoint`: its adjoint, the gradient) of every plane of `x`.
+pub(crate) fn avg_pool2d(x: &Tensor, win: &AvgWindow, adjoint: bool) -> Result<Tensor> {
+    const OP: &str = "avg_pool2d";
+    if !matches!(x.dtype(), DType::F32 | DType::F64) {
+        return Err(not_on_cuda(OP, format!("dtype {}", x.dtype())));
+    }
+    let nd = x.ndim();
+    let planes: usize = x.shape()[..nd - 2].iter().product();
+    let mut shape = x.shape()[..nd - 2].to_vec();
+    shape.extend(if adjoint { win.in_hw } else { win.out_hw });
+    let geo = PoolGeom {
+        planes: planes as i64,
+        h: win.in_hw[0] as i64,
+        w: win.in_hw[1] as i64,
+        oh: win.out_hw[0] as i64,
+        ow: win.out_hw[1] as i64,
+        kh: win.kernel[0] as i64,
+        kw: win.kernel[1] as i64,
+        sh: win.stride[0] as i64,
+        sw: win.stride[1] as i64,
+        ph: win.pad[0] as i64,
+        pw: win.pad[1] as i64,
+        dh: 1,
+        dw: 1,
+    };
+    let xc = contiguous(x)?;
+    let g = gpu_of(&xc)?;
+    let len: usize = shape.iter().product();
+    // the adjoint accumulates (windows overlap): it starts from zeros
+    let out = if adjoint {
+        DeviceBuffer::zeros(g, x.dtype(), len)?
+    } else {
+        DeviceBuffer::alloc(g, x.dtype(), len)?
+    };
+    let work = planes * win.out_hw[0] * win.out_hw[1];
+    if work > 0 {
+        let (o, xp) = (out.ptr(), ptr(&xc)? + (xc.offset() * xc.dtype().size_in_bytes()) as u64);
+        let cip = i32::from(win.count_include_pad);
+        let name = format!(
+            "avg_pool2d{}_{}",
+            if adjoint { "_backward" } else { "" },
+            suffix(x.dtype())
+        );
+        // avg_pool2d_<T>(T* out, const T* x, PoolGeom g, int count_include_pad)
+        // avg_pool2d_backward_<T>(T* gx, const T* g_out, PoolGeom g, int count_include_pad)
+        launch!(g, OP, name, grid(work), [&o, &xp, &geo, &cip])?;
+    }
+    Ok(tensor(out, &shape))
 }

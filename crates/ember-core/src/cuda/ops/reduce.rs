@@ -93,3 +93,29 @@ pub(crate) fn reduce(
     }
     Ok(tensor(out, out_shape))
 }
+
+/// argmax (`want_max`) / argmin along the middle axis of `c` (contiguous from its offset,
+/// viewed as (outer, red, inner)): the first index of the extreme, NaN counting as the extreme;
+/// i64 of shape [outer * inner]. f16/bf16 compare in f32 (exact), bool as u8.
+pub(crate) fn arg_reduce(c: &Tensor, outer: usize, red: usize, inner: usize, want_max: bool) -> Result<Tensor> {
+    if matches!(c.dtype(), DType::F16 | DType::BF16) {
+        let wide = super::cast(c, DType::F32)?;
+        return arg_reduce(&wide, outer, red, inner, want_max);
+    }
+    let d = c.dtype();
+    let g = gpu_of(c)?;
+    let out = DeviceBuffer::alloc(g, DType::I64, outer * inner)?;
+    if outer * inner > 0 && red > 0 {
+        let (o, x) = (out.ptr(), ptr(c)? + (c.offset() * d.size_in_bytes()) as u64);
+        let (outer64, red64, inner64, want) = (outer as i64, red as i64, inner as i64, i32::from(want_max));
+        // arg_reduce_<T>(i64* out, const T* x, i64 outer, i64 red, i64 inner, int want_max)
+        launch!(
+            g,
+            "argmax",
+            format!("arg_reduce_{}", suffix(d)),
+            grid(outer * inner),
+            [&o, &x, &outer64, &red64, &inner64, &want]
+        )?;
+    }
+    Ok(tensor(out, &[outer * inner]))
+}
