@@ -43,12 +43,26 @@ fn main() {
         let reps = (2e8 / flops).clamp(3.0, 2000.0) as usize;
         let mut line = format!("{m:>5}x{k:>5}x{n:>5}{}", if bt { " Bt" } else { "   " });
         for threads in [1usize, 2] {
-            let am = MatRef { data: &a, off: 0, rs: k, cs: 1 };
-            let bm = MatRef { data: &b, off: 0, rs: brs, cs: bcs };
+            let am = MatRef {
+                data: &a,
+                off: 0,
+                rs: k,
+                cs: 1,
+            };
+            let bm = MatRef {
+                data: &b,
+                off: 0,
+                rs: brs,
+                cs: bcs,
+            };
             let t_own = best_of(reps, || own(kernel, m, k, n, &am, &bm, &mut c, n, false, threads));
             let pb = PackedB::new(kernel, &bm, k, n);
             let t_packed = best_of(reps, || gemm_packed(m, &am, &pb, &mut c, n, false, threads));
-            let par = if threads == 1 { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(2) };
+            let par = if threads == 1 {
+                gemm::Parallelism::None
+            } else {
+                gemm::Parallelism::Rayon(2)
+            };
             let t_crate = best_of(reps, || {
                 // SAFETY: a is m x k, b is k x n with strides (brs, bcs), c is m x n row-major.
                 unsafe {

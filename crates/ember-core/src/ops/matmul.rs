@@ -52,7 +52,16 @@ pub(crate) fn own_gemm_wins(m: usize, k: usize, n: usize) -> bool {
 
 /// f32 products: ember's own kernel where it wins, the `gemm` crate elsewhere.
 #[allow(clippy::too_many_arguments)]
-fn batched_gemm_f32(a: &[f32], la: &Layout, b: &[f32], lb: &Layout, batch: &[usize], m: usize, k: usize, n: usize) -> Vec<f32> {
+fn batched_gemm_f32(
+    a: &[f32],
+    la: &Layout,
+    b: &[f32],
+    lb: &Layout,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f32> {
     use crate::cpu::gemm::{gemm as own_gemm, Kernel, MatRef};
     if m == 1 || !own_gemm_wins(m, k, n) {
         return batched_gemm(a, la, b, lb, batch, m, k, n, 1.0, 0.0);
@@ -69,14 +78,26 @@ fn batched_gemm_f32(a: &[f32], la: &Layout, b: &[f32], lb: &Layout, batch: &[usi
         Parallelism::Rayon(t) => t,
     };
     let one = |(ma, mb): (Mat, Mat), dst: &mut [f32], threads: usize| {
-        let am = MatRef { data: a, off: ma.off, rs: ma.rs as usize, cs: ma.cs as usize };
-        let bm = MatRef { data: b, off: mb.off, rs: mb.rs as usize, cs: mb.cs as usize };
+        let am = MatRef {
+            data: a,
+            off: ma.off,
+            rs: ma.rs as usize,
+            cs: ma.cs as usize,
+        };
+        let bm = MatRef {
+            data: b,
+            off: mb.off,
+            rs: mb.rs as usize,
+            cs: mb.cs as usize,
+        };
         own_gemm(kernel, m, k, n, &am, &bm, dst, n, false, threads);
     };
     if threads == 1 && nb > 1 && matches!(parallelism(m * nb, n, k), Parallelism::Rayon(_)) {
         // many small products: one thread per product (see batched_gemm)
         use rayon::prelude::*;
-        c.par_chunks_mut(m * n).zip(offsets.par_iter()).for_each(|(dst, &mats)| one(mats, dst, 1));
+        c.par_chunks_mut(m * n)
+            .zip(offsets.par_iter())
+            .for_each(|(dst, &mats)| one(mats, dst, 1));
     } else {
         for (dst, &mats) in c.chunks_mut(m * n).zip(&offsets) {
             one(mats, dst, threads);

@@ -33,13 +33,23 @@ impl PackedMatrix {
     /// Packs `b` (2-D, any strides) when it is an f32 CPU tensor; otherwise keeps it as is.
     pub fn new(b: &Tensor) -> Result<PackedMatrix> {
         if b.ndim() != 2 {
-            return Err(shape_err("packed_matmul", format!("expected a 2-D matrix, got shape {:?}", b.shape())));
+            return Err(shape_err(
+                "packed_matmul",
+                format!("expected a 2-D matrix, got shape {:?}", b.shape()),
+            ));
         }
         let packed = (b.dtype() == DType::F32 && b.device().is_cpu()).then(|| {
             let l = b.layout();
             let guard = b.read();
-            let CpuStorage::F32(data) = &*guard else { unreachable!("dtype checked above") };
-            let view = MatRef { data, off: l.offset, rs: l.strides[0], cs: l.strides[1] };
+            let CpuStorage::F32(data) = &*guard else {
+                unreachable!("dtype checked above")
+            };
+            let view = MatRef {
+                data,
+                off: l.offset,
+                rs: l.strides[0],
+                cs: l.strides[1],
+            };
             Arc::new(PackedB::new(Kernel::detect(), &view, l.shape[0], l.shape[1]))
         });
         Ok(PackedMatrix { b: b.clone(), packed })
@@ -80,9 +90,20 @@ impl PackedMatrix {
         {
             let l = x.layout();
             let guard = x.read();
-            let CpuStorage::F32(data) = &*guard else { unreachable!("dtype checked above") };
-            let a = MatRef { data, off: l.offset, rs: l.strides[0], cs: l.strides[1] };
-            let threads = if m * n * k >= 1 << 20 { rayon::current_num_threads() } else { 1 };
+            let CpuStorage::F32(data) = &*guard else {
+                unreachable!("dtype checked above")
+            };
+            let a = MatRef {
+                data,
+                off: l.offset,
+                rs: l.strides[0],
+                cs: l.strides[1],
+            };
+            let threads = if m * n * k >= 1 << 20 {
+                rayon::current_num_threads()
+            } else {
+                1
+            };
             gemm_packed(m, &a, pb, &mut out, n, add.is_some(), threads);
         }
         Tensor::from_vec(out, &[m, n])

@@ -17,6 +17,7 @@ pub(crate) unsafe fn kernel(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
@@ -24,7 +25,7 @@ pub(crate) unsafe fn kernel(
     cols: usize,
 ) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    // SAFETY: the caller guarantees kc steps of MR (A) and NR (B) readable values.
+    // SAFETY: the caller guarantees kc steps of MR (A) and NR (B, stride ldb) readable values.
     unsafe {
         let (mut a, mut b) = (a, b);
         for _ in 0..kc {
@@ -36,7 +37,7 @@ pub(crate) unsafe fn kernel(
                 row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
             }
             a = a.add(MR);
-            b = b.add(NR);
+            b = b.add(ldb);
         }
     }
     if rows == MR && cols == NR {

@@ -13,7 +13,8 @@ pub(crate) const NR: usize = 32;
 /// `C[..rows, ..cols] (+)= A_panel @ B_panel` over `kc` steps.
 ///
 /// # Safety
-/// The CPU must support AVX-512F. `a` must hold `kc * MR` and `b` `kc * NR` readable values;
+/// The CPU must support AVX-512F. `a` must hold `kc * MR` readable values, and `b` `NR`
+/// readable values at each of `p * ldb`, `p < kc` (a packed panel has `ldb = NR`);
 /// `c` must be writable (and readable when `accumulate`) at `i * ldc + j` for every
 /// `i < rows <= MR`, `j < cols <= NR`.
 #[target_feature(enable = "avx512f")]
@@ -22,6 +23,7 @@ pub(crate) unsafe fn kernel(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
@@ -29,7 +31,7 @@ pub(crate) unsafe fn kernel(
     cols: usize,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    // SAFETY: the caller guarantees kc steps of MR (A) and NR (B) readable values.
+    // SAFETY: the caller guarantees kc steps of MR (A) and NR (B, stride ldb) readable values.
     unsafe {
         let (mut a, mut b) = (a, b);
         for _ in 0..kc {
@@ -41,12 +43,18 @@ pub(crate) unsafe fn kernel(
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }
             a = a.add(MR);
-            b = b.add(NR);
+            b = b.add(ldb);
         }
     }
     // lanes of each half that lie inside the tile (all of them for a full tile)
     let m0: __mmask16 = if cols >= 16 { 0xffff } else { (1u16 << cols) - 1 };
-    let m1: __mmask16 = if cols >= NR { 0xffff } else if cols > 16 { (1u16 << (cols - 16)) - 1 } else { 0 };
+    let m1: __mmask16 = if cols >= NR {
+        0xffff
+    } else if cols > 16 {
+        (1u16 << (cols - 16)) - 1
+    } else {
+        0
+    };
     for (i, row) in acc.iter().enumerate() {
         if i >= rows {
             break;

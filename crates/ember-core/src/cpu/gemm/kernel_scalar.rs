@@ -13,16 +13,23 @@ pub(crate) unsafe fn kernel(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
     rows: usize,
     cols: usize,
 ) {
-    // SAFETY: the caller guarantees kc * MR readable values at `a` and kc * NR at `b`.
-    let (a, b) = unsafe { (std::slice::from_raw_parts(a, kc * MR), std::slice::from_raw_parts(b, kc * NR)) };
     let mut tile = [0f32; MR * NR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+    for p in 0..kc {
+        // SAFETY: the caller guarantees MR readable values at `a + p * MR` and NR at
+        // `b + p * ldb` for p < kc.
+        let (ap, bp) = unsafe {
+            (
+                std::slice::from_raw_parts(a.add(p * MR), MR),
+                std::slice::from_raw_parts(b.add(p * ldb), NR),
+            )
+        };
         for i in 0..MR {
             for j in 0..NR {
                 // a plain multiply-add: `mul_add` is a slow libm call where FMA is missing
@@ -52,7 +59,11 @@ pub(crate) unsafe fn store_tile(
             // SAFETY: i < rows, j < cols, as the caller allows.
             unsafe {
                 let p = c.add(i * ldc + j);
-                *p = if accumulate { *p + tile[i * nr + j] } else { tile[i * nr + j] };
+                *p = if accumulate {
+                    *p + tile[i * nr + j]
+                } else {
+                    tile[i * nr + j]
+                };
             }
         }
     }

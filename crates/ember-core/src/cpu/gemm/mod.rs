@@ -86,22 +86,36 @@ impl Kernel {
         }
     }
 
-    /// One tile. The slices are the packed panels, starting at the tile's first k step.
+    /// One tile. `a` is the packed A panel and `b` the B panel (packed, `ldb = nr`, or B's own
+    /// rows, `ldb` = its row stride), both starting at the tile's first k step.
     #[allow(clippy::too_many_arguments)]
-    fn tile(self, kc: usize, a: &[f32], b: &[f32], c: CPtr, ldc: usize, accumulate: bool, rows: usize, cols: usize) {
-        assert!(a.len() >= kc * self.mr() && b.len() >= kc * self.nr());
+    fn tile(
+        self,
+        kc: usize,
+        a: &[f32],
+        b: &[f32],
+        ldb: usize,
+        c: CPtr,
+        ldc: usize,
+        accumulate: bool,
+        rows: usize,
+        cols: usize,
+    ) {
+        assert!(kc > 0 && a.len() >= kc * self.mr() && b.len() >= (kc - 1) * ldb + self.nr());
         assert!(rows <= self.mr() && cols <= self.nr());
-        // SAFETY: the panels hold kc steps (checked above); `c` points at the tile's corner in
+        // SAFETY: the panels hold kc steps (checked above: B's k steps are `ldb` apart); `c` points at the tile's corner in
         // an output whose extent the driver checked covers `rows` rows of stride `ldc` and
         // `cols` columns, and no other thread writes this tile. The SIMD variants are only
         // reachable for a CPU that reported the feature (`available`).
         unsafe {
             match self {
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 => kernel_avx512::kernel(kc, a.as_ptr(), b.as_ptr(), c.0, ldc, accumulate, rows, cols),
+                Kernel::Avx512 => {
+                    kernel_avx512::kernel(kc, a.as_ptr(), b.as_ptr(), ldb, c.0, ldc, accumulate, rows, cols)
+                }
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx2 => kernel_avx2::kernel(kc, a.as_ptr(), b.as_ptr(), c.0, ldc, accumulate, rows, cols),
-                _ => kernel_scalar::kernel(kc, a.as_ptr(), b.as_ptr(), c.0, ldc, accumulate, rows, cols),
+                Kernel::Avx2 => kernel_avx2::kernel(kc, a.as_ptr(), b.as_ptr(), ldb, c.0, ldc, accumulate, rows, cols),
+                _ => kernel_scalar::kernel(kc, a.as_ptr(), b.as_ptr(), ldb, c.0, ldc, accumulate, rows, cols),
             }
         }
     }
@@ -181,7 +195,11 @@ thread_local! {
     static SCRATCH_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
-fn with_scratch<R>(slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+fn with_scratch<R>(
+    slot: &'static std::thread::LocalKey<Cell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
     let mut buf = slot.with(|s| s.take());
     if buf.len() < len {
         buf.resize(len, 0.0);
@@ -218,16 +236,19 @@ pub fn gemm(
 }
 
 /// As [`gemm`] with B packed beforehand: `C (+)= A @ B`, `A` `m x b.k()`.
-pub fn gemm_packed(
-    m: usize,
-    a: &MatRef<'_>,
-    b: &PackedB,
-    c: &mut [f32],
-    ldc: usize,
-    accumulate: bool,
-    threads: usize,
-) {
-    drive(b.kernel, m, b.k, b.n, a, BSource::Packed(b), c, ldc, accumulate, threads);
+pub fn gemm_packed(m: usize, a: &MatRef<'_>, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool, threads: usize) {
+    drive(
+        b.kernel,
+        m,
+        b.k,
+        b.n,
+        a,
+        BSource::Packed(b),
+        c,
+        ldc,
+        accumulate,
+        threads,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,12 +305,43 @@ fn drive(
             let out = cp.at(r0 * ldc + c0);
             match &b {
                 BSource::Packed(pb) => {
-                    let bp = &pb.data[q0 * k * nr..q1 * k * nr];
-                    block(kernel, rows, k, cols, ap, bp, out, ldc, accumulate);
+                    let bp = BPanels {
+                        data: &pb.data[q0 * k * nr..q1 * k * nr],
+                        start: 0,
+                        panel_step: k * nr,
+                        ldb: nr,
+                        tail: None,
+                    };
+                    block(kernel, rows, k, cols, ap, &bp, out, ldc, accumulate);
+                }
+                BSource::Strided(bm) if bm.cs == 1 => {
+                    // B read in place; only a partial last panel is packed
+                    let full = cols / nr;
+                    let tail_cols = cols - full * nr;
+                    with_scratch(&SCRATCH_B, if tail_cols > 0 { k * nr } else { 0 }, |tp| {
+                        if tail_cols > 0 {
+                            pack::pack_b(bm, c0 + full * nr, tail_cols, k, nr, tp);
+                        }
+                        let bp = BPanels {
+                            data: bm.data,
+                            start: bm.off + c0,
+                            panel_step: nr,
+                            ldb: bm.rs,
+                            tail: (tail_cols > 0).then_some((full, &*tp)),
+                        };
+                        block(kernel, rows, k, cols, ap, &bp, out, ldc, accumulate);
+                    })
                 }
                 BSource::Strided(bm) => with_scratch(&SCRATCH_B, (q1 - q0) * k * nr, |bp| {
                     pack::pack_b(bm, c0, cols, k, nr, bp);
-                    block(kernel, rows, k, cols, ap, bp, out, ldc, accumulate);
+                    let bp = BPanels {
+                        data: bp,
+                        start: 0,
+                        panel_step: k * nr,
+                        ldb: nr,
+                        tail: None,
+                    };
+                    block(kernel, rows, k, cols, ap, &bp, out, ldc, accumulate);
                 }),
             }
         });
@@ -303,10 +355,48 @@ fn drive(
     }
 }
 
-/// One thread's share: `C (+)= A @ B` over packed `A` (`rows x k`) and packed `B` (`k x cols`),
+/// One thread's B column panels: packed (`[k][nr]` each), or read in place from a B whose rows
+/// are contiguous (no packing pass: with few rows of A each B value is used only `m` times, so
+/// a copy of B costs as much as a good part of the product), with a packed last panel where
+/// the columns do not fill it (the kernel reads whole panels).
+struct BPanels<'a> {
+    data: &'a [f32],
+    /// index of panel 0, k step 0 in `data`
+    start: usize,
+    /// distance between panels, and between k steps of a panel
+    panel_step: usize,
+    ldb: usize,
+    /// `(panel index, packed [k][nr] panel)` replacing that panel
+    tail: Option<(usize, &'a [f32])>,
+}
+
+impl BPanels<'_> {
+    /// Panel `jp` from k step `p0` on, and its k stride.
+    fn at(&self, jp: usize, p0: usize, nr: usize) -> (&[f32], usize) {
+        match self.tail {
+            Some((t, panel)) if t == jp => (&panel[p0 * nr..], nr),
+            _ => (
+                &self.data[self.start + jp * self.panel_step + p0 * self.ldb..],
+                self.ldb,
+            ),
+        }
+    }
+}
+
+/// One thread's share: `C (+)= A @ B` over packed `A` (`rows x k`) and B panels (`k x cols`),
 /// blocked over k (B panel block in L1) and rows (A block in L2).
 #[allow(clippy::too_many_arguments)]
-fn block(kernel: Kernel, rows: usize, k: usize, cols: usize, ap: &[f32], bp: &[f32], c: CPtr, ldc: usize, accumulate: bool) {
+fn block(
+    kernel: Kernel,
+    rows: usize,
+    k: usize,
+    cols: usize,
+    ap: &[f32],
+    bp: &BPanels<'_>,
+    c: CPtr,
+    ldc: usize,
+    accumulate: bool,
+) {
     let (mr, nr) = (kernel.mr(), kernel.nr());
     let (mp, np) = (rows.div_ceil(mr), cols.div_ceil(nr));
     let mc = (MC / mr).max(1);
@@ -315,13 +405,13 @@ fn block(kernel: Kernel, rows: usize, k: usize, cols: usize, ap: &[f32], bp: &[f
         let acc = accumulate || p0 > 0;
         for ib in (0..mp).step_by(mc) {
             for jp in 0..np {
-                let b_panel = &bp[jp * k * nr + p0 * nr..];
+                let (b_panel, ldb) = bp.at(jp, p0, nr);
                 let cols_here = nr.min(cols - jp * nr);
                 for ip in ib..(ib + mc).min(mp) {
                     let a_panel = &ap[ip * k * mr + p0 * mr..];
                     let rows_here = mr.min(rows - ip * mr);
                     let tile = c.at(ip * mr * ldc + jp * nr);
-                    kernel.tile(kc, a_panel, b_panel, tile, ldc, acc, rows_here, cols_here);
+                    kernel.tile(kc, a_panel, b_panel, ldb, tile, ldc, acc, rows_here, cols_here);
                 }
             }
         }

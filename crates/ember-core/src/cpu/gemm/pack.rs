@@ -55,14 +55,19 @@ pub(crate) fn pack_b(b: &MatRef<'_>, c0: usize, cols: usize, k: usize, nr: usize
                 dst[live..].fill(0.0);
             }
         } else {
-            // columns contiguous (a transposed weight): walk each column down k
+            // columns contiguous (a transposed weight): walk each column down k, a block of k
+            // steps at a time so the panel lines being filled stay in L1
             for p in 0..k {
                 panel[p * nr + live..(p + 1) * nr].fill(0.0);
             }
-            for j in 0..live {
-                let base = b.off + (j0 + j) * b.cs;
-                for p in 0..k {
-                    panel[p * nr + j] = b.data[base + p * b.rs];
+            const PB: usize = 64;
+            for pb in (0..k).step_by(PB) {
+                let pe = (pb + PB).min(k);
+                for j in 0..live {
+                    let base = b.off + (j0 + j) * b.cs;
+                    for p in pb..pe {
+                        panel[p * nr + j] = b.data[base + p * b.rs];
+                    }
                 }
             }
         }

@@ -40,8 +40,18 @@ fn check(kernel: Kernel, t: Case) {
     let Case { m, k, n, .. } = t;
     let (av, aoff, ars, acs) = operand(m, k, t.ta, t.pad, 1 + (m * 31 + k) as u64);
     let (bv, boff, brs, bcs) = operand(k, n, t.tb, t.pad, 2 + (n * 17 + k) as u64);
-    let a = MatRef { data: &av, off: aoff, rs: ars, cs: acs };
-    let b = MatRef { data: &bv, off: boff, rs: brs, cs: bcs };
+    let a = MatRef {
+        data: &av,
+        off: aoff,
+        rs: ars,
+        cs: acs,
+    };
+    let b = MatRef {
+        data: &bv,
+        off: boff,
+        rs: brs,
+        cs: bcs,
+    };
     let ldc = n + t.pad;
     let c0 = buf(m * ldc, 7);
     let mut c = c0.clone();
@@ -84,7 +94,17 @@ fn check(kernel: Kernel, t: Case) {
 }
 
 fn base(m: usize, k: usize, n: usize) -> Case {
-    Case { m, k, n, ta: false, tb: false, pad: 0, accumulate: false, packed: false, threads: 1 }
+    Case {
+        m,
+        k,
+        n,
+        ta: false,
+        tb: false,
+        pad: 0,
+        accumulate: false,
+        packed: false,
+        threads: 1,
+    }
 }
 
 #[test]
@@ -94,7 +114,13 @@ fn every_size_up_to_70_in_each_dim() {
             check(kernel, base(d, 13, 37));
             check(kernel, base(19, d, 33));
             check(kernel, base(9, 21, d));
-            check(kernel, Case { packed: true, ..base(d, 5, d) });
+            check(
+                kernel,
+                Case {
+                    packed: true,
+                    ..base(d, 5, d)
+                },
+            );
         }
     }
 }
@@ -130,7 +156,14 @@ fn k_zero_writes_zeros_or_keeps_c() {
     for kernel in Kernel::available() {
         for accumulate in [false, true] {
             for packed in [false, true] {
-                check(kernel, Case { accumulate, packed, ..base(5, 0, 11) });
+                check(
+                    kernel,
+                    Case {
+                        accumulate,
+                        packed,
+                        ..base(5, 0, 11)
+                    },
+                );
             }
         }
     }
@@ -140,9 +173,30 @@ fn k_zero_writes_zeros_or_keeps_c() {
 fn past_one_k_block_and_one_row_block() {
     for kernel in Kernel::available() {
         for threads in [1, 2] {
-            check(kernel, Case { threads, ..base(33, KC + 45, 70) });
-            check(kernel, Case { threads, accumulate: true, packed: true, ..base(MC + 13, 2 * KC + 3, 40) });
-            check(kernel, Case { threads, tb: true, ..base(MC + 40, 17, 9) });
+            check(
+                kernel,
+                Case {
+                    threads,
+                    ..base(33, KC + 45, 70)
+                },
+            );
+            check(
+                kernel,
+                Case {
+                    threads,
+                    accumulate: true,
+                    packed: true,
+                    ..base(MC + 13, 2 * KC + 3, 40)
+                },
+            );
+            check(
+                kernel,
+                Case {
+                    threads,
+                    tb: true,
+                    ..base(MC + 40, 17, 9)
+                },
+            );
         }
     }
 }
@@ -152,8 +206,24 @@ fn lstm_step_shape_on_a_packed_weight() {
     // [32, 256] @ W^T with W [1024, 256] (column-contiguous B), reused across calls
     for kernel in Kernel::available() {
         for threads in [1, 2] {
-            check(kernel, Case { tb: true, packed: true, threads, ..base(32, 256, 1024) });
-            check(kernel, Case { accumulate: true, packed: true, threads, ..base(32, 1024, 256) });
+            check(
+                kernel,
+                Case {
+                    tb: true,
+                    packed: true,
+                    threads,
+                    ..base(32, 256, 1024)
+                },
+            );
+            check(
+                kernel,
+                Case {
+                    accumulate: true,
+                    packed: true,
+                    threads,
+                    ..base(32, 1024, 256)
+                },
+            );
         }
     }
 }
