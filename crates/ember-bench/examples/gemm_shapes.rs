@@ -1,5 +1,5 @@
 //! Probe: ember's own f32 kernel (`cpu::gemm`) against the `gemm` crate on the shapes training
-//! uses, one and two threads, to set `ops::matmul::own_gemm_wins`. Prints GFLOP/s per shape.
+//! uses, one and two threads, to decide where the own kernel should replace the crate. GFLOP/s.
 //! `(m, k, n, B transposed)`; B transposed is Linear's `x @ W^T`.
 use ember_core::cpu::gemm::{gemm as own, gemm_packed, Kernel, MatRef, PackedB};
 use std::time::Instant;

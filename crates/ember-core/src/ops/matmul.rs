@@ -1,7 +1,12 @@
-//! Matrix products: `matmul` with torch.matmul's 1-D / 2-D / batched / broadcast semantics,
-//! `mm`, `bmm`, `outer`. f32 products of the shapes training runs most go to ember's own kernel
-//! (`cpu::gemm`, see [`own_gemm_wins`]); everything else to the `gemm` crate. Both read
-//! transposed views in place (row and column strides), so `a.matmul(&b.t())` copies nothing.
+//! Matrix products through the `gemm` crate: `matmul` with torch.matmul's 1-D / 2-D / batched /
+//! broadcast semantics, `mm`, `bmm`, `outer`. Transposed views are read in place (gemm takes
+//! row and column strides), so `a.matmul(&b.t())` copies nothing.
+//!
+//! ember's own f32 kernel (`cpu::gemm`) is used where it pays: products on a weight packed once
+//! for many calls (`ops::packed_matmul`, the LSTM recurrence). For one-off products it ties or
+//! trails the `gemm` crate on this machine (`cargo run --release -p ember-bench --example
+//! gemm_shapes`), so they stay here. A dedicated matrix-vector kernel (m == 1, batch-1
+//! inference) belongs in its own file under `cpu/` with its own branch in `batched_gemm`.
 
 use crate::autograd::{needs_grad, record, SavedTensor};
 use crate::dtype::DType;
@@ -40,96 +45,6 @@ fn mat_of(l: &Layout, batch_off: usize) -> Mat {
     }
 }
 
-/// Whether ember's own f32 kernel (`cpu::gemm`) beats the `gemm` crate for an `m x k` @ `k x n`
-/// product. Measured with `cargo run --release -p ember-bench --example gemm_shapes` on the
-/// 2-core Zen machine: the own kernel wins for few rows (the batch of a Linear layer, an LSTM
-/// step) and up to a few hundred in every dim; the gemm crate keeps the large square products.
-/// m == 1 (a matrix-vector product, batch-1 inference) is left to the `gemm` crate here: a
-/// dedicated gemv kernel goes in `cpu/gemv.rs` and gets its own branch in `batched_gemm_f32`.
-pub(crate) fn own_gemm_wins(m: usize, k: usize, n: usize) -> bool {
-    m >= 2 && m <= 512 && k <= 4096 && n <= 4096 && m * k <= 1 << 20
-}
-
-/// f32 products: ember's own kernel where it wins, the `gemm` crate elsewhere.
-#[allow(clippy::too_many_arguments)]
-fn batched_gemm_f32(
-    a: &[f32],
-    la: &Layout,
-    b: &[f32],
-    lb: &Layout,
-    batch: &[usize],
-    m: usize,
-    k: usize,
-    n: usize,
-) -> Vec<f32> {
-    use crate::cpu::gemm::{gemm as own_gemm, Kernel, MatRef};
-    if m == 1 || !own_gemm_wins(m, k, n) {
-        return batched_gemm(a, la, b, lb, batch, m, k, n, 1.0, 0.0);
-    }
-    let nb: usize = batch.iter().product();
-    let mut c = vec![0f32; nb * m * n];
-    if n == 0 {
-        return c;
-    }
-    let kernel = Kernel::detect();
-    let offsets = batch_offsets(la, lb, batch);
-    let threads = match parallelism(m, n, k) {
-        Parallelism::None => 1,
-        Parallelism::Rayon(t) => t,
-    };
-    let one = |(ma, mb): (Mat, Mat), dst: &mut [f32], threads: usize| {
-        let am = MatRef {
-            data: a,
-            off: ma.off,
-            rs: ma.rs as usize,
-            cs: ma.cs as usize,
-        };
-        let bm = MatRef {
-            data: b,
-            off: mb.off,
-            rs: mb.rs as usize,
-            cs: mb.cs as usize,
-        };
-        own_gemm(kernel, m, k, n, &am, &bm, dst, n, false, threads);
-    };
-    if threads == 1 && nb > 1 && matches!(parallelism(m * nb, n, k), Parallelism::Rayon(_)) {
-        // many small products: one thread per product (see batched_gemm)
-        use rayon::prelude::*;
-        c.par_chunks_mut(m * n)
-            .zip(offsets.par_iter())
-            .for_each(|(dst, &mats)| one(mats, dst, 1));
-    } else {
-        for (dst, &mats) in c.chunks_mut(m * n).zip(&offsets) {
-            one(mats, dst, threads);
-        }
-    }
-    c
-}
-
-/// Operand views of every batch entry, in row-major batch order.
-fn batch_offsets(la: &Layout, lb: &Layout, batch: &[usize]) -> Vec<(Mat, Mat)> {
-    let nb: usize = batch.iter().product();
-    let (sa, sb) = (&la.strides[..batch.len()], &lb.strides[..batch.len()]);
-    let mut offsets = Vec::with_capacity(nb);
-    let mut idx = vec![0usize; batch.len()];
-    for _ in 0..nb {
-        let (mut oa, mut ob) = (0usize, 0usize);
-        for d in 0..batch.len() {
-            oa += idx[d] * sa[d];
-            ob += idx[d] * sb[d];
-        }
-        offsets.push((mat_of(la, oa), mat_of(lb, ob)));
-        for d in (0..batch.len()).rev() {
-            idx[d] += 1;
-            if idx[d] < batch[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    offsets
-}
-
 /// C[b] = A[b] @ B[b] for every batch index, with A, B given as (broadcast) layouts of shape
 /// [..batch, m, k] and [..batch, k, n]. C is contiguous [..batch, m, n].
 #[allow(clippy::too_many_arguments)]
@@ -153,7 +68,26 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
     // gemm (read_dst = false) writes every element of each m x n block, so the output needs no
     // zero-fill pass; the buffer is only reached through raw pointers until then.
     let mut c: Vec<T> = Vec::with_capacity(nb * m * n);
-    let offsets = batch_offsets(la, lb, batch);
+    let batch_strides = |l: &Layout| -> Vec<usize> { l.strides[..batch.len()].to_vec() };
+    let (sa, sb) = (batch_strides(la), batch_strides(lb));
+    // operand offsets of every batch entry, in row-major batch order
+    let mut offsets = Vec::with_capacity(nb);
+    let mut idx = vec![0usize; batch.len()];
+    for _ in 0..nb {
+        let (mut oa, mut ob) = (0usize, 0usize);
+        for d in 0..batch.len() {
+            oa += idx[d] * sa[d];
+            ob += idx[d] * sb[d];
+        }
+        offsets.push((mat_of(la, oa), mat_of(lb, ob)));
+        for d in (0..batch.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < batch[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
     let one_product = |(ma, mb): (Mat, Mat), dst: *mut T, par: Parallelism| {
         // SAFETY: the offsets and strides come from layouts validated against these buffers;
         // every (i, j) index below m x k / k x n stays inside them, and dst is m x n row-major
@@ -324,11 +258,9 @@ impl Tensor {
         }
         // gemm re-packs a right operand whose rows are not contiguous (Linear's `x @ W^T`) once
         // per block of output rows; past a few dozen rows one contiguous copy (k * n elements,
-        // not recorded) costs less than those repacks. ember's own f32 kernel packs B once per
-        // product anyway, so it reads the transposed view directly.
-        let own = b.dtype() == DType::F32 && m != 1 && own_gemm_wins(m, k, n);
+        // not recorded) costs less than those repacks
         let b_rows_contiguous;
-        let b = if b.ndim() == 2 && m >= 32 && b.layout().strides[1] != 1 && b.dtype().is_float() && !own {
+        let b = if b.ndim() == 2 && m >= 32 && b.layout().strides[1] != 1 && b.dtype().is_float() {
             let _g = crate::autograd::no_grad();
             b_rows_contiguous = b.contiguous();
             &b_rows_contiguous
@@ -351,7 +283,7 @@ impl Tensor {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {
                 (CpuStorage::F32(x), CpuStorage::F32(y)) => {
-                    CpuStorage::F32(batched_gemm_f32(x, &la, y, &lb, &batch, m, k, n))
+                    CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
                 }
                 (CpuStorage::F64(x), CpuStorage::F64(y)) => {
                     CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))

@@ -11,10 +11,12 @@
 //! weight in its own L2 from one step to the next.
 //!
 //! Kernels: AVX-512 (8 x 32), AVX2 + FMA (6 x 16) and a portable one (4 x 8), picked at run
-//! time ([`Kernel::detect`]); tests force each one available. `matmul` dispatches here for the
-//! shapes where the benchmarks show a gain (`ops::matmul::own_gemm_wins`) and keeps the `gemm`
-//! crate elsewhere. A matrix-vector product (m == 1) is not this module's job: it gets its own
-//! gemv kernel next to this one.
+//! time ([`Kernel::detect`]); tests force each one available. Used today through
+//! `ops::packed_matmul` (a weight packed once, many products): there it runs at ~2.3x the
+//! `gemm` crate's speed for the LSTM step. One-off products stay on the `gemm` crate
+//! (`ops::matmul`), which ties or beats this kernel when B must be packed per call (measure with
+//! `cargo run --release -p ember-bench --example gemm_shapes`). A matrix-vector product
+//! (m == 1) is not this module's job: it gets its own gemv kernel next to this one.
 
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx2;

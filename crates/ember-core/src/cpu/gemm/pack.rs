@@ -15,25 +15,14 @@ pub(crate) fn pack_a(a: &MatRef<'_>, r0: usize, rows: usize, k: usize, mr: usize
     for ip in 0..panels {
         let panel = &mut out[ip * k * mr..(ip + 1) * k * mr];
         let live = mr.min(rows - ip * mr);
-        for i in 0..mr {
-            if i >= live {
-                for p in 0..k {
-                    panel[p * mr + i] = 0.0;
-                }
-                continue;
+        let base = a.off + (r0 + ip * mr) * a.rs;
+        // k outer, rows inner: the panel is written in order while `live` row streams are read
+        for (p, step) in panel.chunks_exact_mut(mr).enumerate() {
+            let col = base + p * a.cs;
+            for (i, v) in step[..live].iter_mut().enumerate() {
+                *v = a.data[col + i * a.rs];
             }
-            let row = r0 + ip * mr + i;
-            let base = a.off + row * a.rs;
-            if a.cs == 1 {
-                let src = &a.data[base..base + k];
-                for (p, &v) in src.iter().enumerate() {
-                    panel[p * mr + i] = v;
-                }
-            } else {
-                for p in 0..k {
-                    panel[p * mr + i] = a.data[base + p * a.cs];
-                }
-            }
+            step[live..].fill(0.0);
         }
     }
 }
