@@ -109,3 +109,44 @@ impl PackedMatrix {
         Tensor::from_vec(out, &[m, n])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+        let (a, b) = (a.to_vec::<f64>().unwrap(), b.to_vec::<f64>().unwrap());
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn equals_matmul_then_add_on_strided_operands() {
+        let _g = crate::autograd::no_grad();
+        for (m, k, n) in [(2, 1, 1), (32, 64, 256), (33, 70, 41), (5, 300, 65)] {
+            let w = Tensor::randn(&[n, k]); // B = w^T: column-contiguous
+            let p = PackedMatrix::new(&w.t()).unwrap();
+            let x = Tensor::randn(&[k, m]).t(); // a transposed view
+            let c = Tensor::randn(&[m, n]);
+            let want = c.add(&x.matmul(&w.t()).unwrap()).unwrap();
+            assert!(max_diff(&p.matmul_add(&x, Some(&c)).unwrap(), &want) < 1e-4);
+            let want = x.matmul(&w.t()).unwrap();
+            assert!(max_diff(&p.matmul_add(&x, None).unwrap(), &want) < 1e-4);
+        }
+    }
+
+    #[test]
+    fn other_dtypes_and_recorded_products_take_the_ordinary_ops() {
+        let w = Tensor::randn(&[8, 6]).to_dtype(DType::F64).unwrap();
+        let x = Tensor::randn(&[4, 8]).to_dtype(DType::F64).unwrap();
+        let p = PackedMatrix::new(&w).unwrap();
+        assert!(max_diff(&p.matmul_add(&x, None).unwrap(), &x.matmul(&w).unwrap()) < 1e-12);
+        // x requires grad: the product must be recorded and its gradient flow
+        let w = Tensor::randn(&[8, 6]);
+        let x = Tensor::randn(&[4, 8]).requires_grad_(true);
+        let y = PackedMatrix::new(&w).unwrap().matmul_add(&x, None).unwrap();
+        y.sum_all().backward().unwrap();
+        let want = Tensor::ones(&[4, 6]).matmul(&w.t()).unwrap();
+        assert!(max_diff(&x.grad().unwrap(), &want) < 1e-5);
+    }
+}
