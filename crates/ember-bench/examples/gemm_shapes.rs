@@ -20,6 +20,7 @@ fn main() {
     rayon::ThreadPoolBuilder::new().num_threads(2).build_global().unwrap();
     let shapes = [
         (32usize, 256usize, 1024usize, true), // LSTM step forward (h @ W_hh^T)
+        (32, 256, 1024, false),               // the same on W_hh^T made contiguous (the old path)
         (32, 1024, 256, false),               // LSTM step backward (dpre @ W_hh)
         (1024, 1600, 256, false),             // LSTM dW_hh (dgx^T @ h)
         (1600, 64, 1024, true),               // LSTM input projection

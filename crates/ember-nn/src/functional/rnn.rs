@@ -184,14 +184,15 @@ pub fn lstm_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Re
                 let mut dh = grad.select(0, (t_len - 1) as isize)?;
                 let mut dc = grad.select(0, t_len as isize)?;
                 let mut dpres = vec![Tensor::zeros(&[0]); t_len];
-                let w_packed = PackedMatrix::new(w_hh)?;
                 for t in (0..t_len).rev() {
                     if t + 1 < t_len {
                         dh = dh.add(&grad.select(0, t as isize)?)?;
                     }
                     let c_prev = if t == 0 { c0 } else { &seq.gates[t - 1].c };
                     let (dpre, dc_total) = cell_backward(&seq.gates[t], c_prev, &dh, &dc)?;
-                    dh = w_packed.matmul_add(&dpre, None)?;
+                    // the gemm crate reads W_hh ([4H, H], rows contiguous) in place and is ~10%
+                    // faster here than the packed kernel (k = 4H = 1024; see gemm_shapes)
+                    dh = dpre.matmul(w_hh)?;
                     dc = dc_total.mul(&seq.gates[t].f)?;
                     dpres[t] = dpre;
                 }
