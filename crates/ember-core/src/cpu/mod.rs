@@ -4,6 +4,7 @@
 pub mod conv_kernels;
 pub mod copy;
 pub mod elementwise;
+pub mod gemm;
 pub mod math;
 pub mod pool_kernels;
 pub mod upsample_kernels;

@@ -1,6 +1,12 @@
 //! Matrix products through the `gemm` crate: `matmul` with torch.matmul's 1-D / 2-D / batched /
 //! broadcast semantics, `mm`, `bmm`, `outer`. Transposed views are read in place (gemm takes
 //! row and column strides), so `a.matmul(&b.t())` copies nothing.
+//!
+//! ember's own f32 kernel (`cpu::gemm`) is used where it pays: products on a weight packed once
+//! for many calls (`ops::packed_matmul`, the LSTM recurrence). For one-off products it ties or
+//! trails the `gemm` crate on this machine (`cargo run --release -p ember-bench --example
+//! gemm_shapes`), so they stay here. A dedicated matrix-vector kernel (m == 1, batch-1
+//! inference) belongs in its own file under `cpu/` with its own branch in `batched_gemm`.
 
 use crate::autograd::{needs_grad, record, SavedTensor};
 use crate::dtype::DType;

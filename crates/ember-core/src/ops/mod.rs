@@ -12,6 +12,7 @@ pub mod inplace;
 pub mod join;
 pub mod matmul;
 pub mod operators;
+pub mod packed_matmul;
 pub mod pool;
 pub mod reduce;
 pub mod scan;
