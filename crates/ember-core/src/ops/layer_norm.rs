@@ -68,6 +68,9 @@ fn rows_per_task(d: usize) -> usize {
     (PAR_THRESHOLD / 2 / d.max(1)).max(1)
 }
 
+/// One forward task's rows: input, output, mean and rstd slices.
+type ForwardRows<'a, T> = (((&'a [T], &'a mut [T]), &'a mut [T]), &'a mut [T]);
+
 /// Forward over `rows x d`: writes `y`, and the per-row `mean` and `rstd`.
 fn forward<T: Float>(x: &[T], w: Option<&[T]>, b: Option<&[T]>, d: usize, eps: T) -> (Vec<T>, Vec<T>, Vec<T>) {
     let rows = x.len() / d;
@@ -101,7 +104,7 @@ fn forward<T: Float>(x: &[T], w: Option<&[T]>, b: Option<&[T]>, d: usize, eps: T
         }
         (*m, *r) = (mu, rs);
     };
-    let task = |(((xs, ys), ms), rs): (((&[T], &mut [T]), &mut [T]), &mut [T])| {
+    let task = |(((xs, ys), ms), rs): ForwardRows<'_, T>| {
         for (((xr, yr), m), r) in xs.chunks(d).zip(ys.chunks_mut(d)).zip(ms).zip(rs) {
             one_row(xr, yr, m, r);
         }
