@@ -974,6 +974,28 @@ op("softmax", lambda x, dim: torch.softmax(x, dim), lambda c: along_dim_cases(c,
 op("log_softmax", lambda x, dim: torch.log_softmax(x, dim), lambda c: along_dim_cases(c, extra=[softmax_extra]))
 
 
+def layer_norm_fn(x, w=None, b=None, normalized_shape=(), eps=1e-5):
+    return F.layer_norm(x, tuple(normalized_shape), w, b, eps)
+
+
+def layer_norm_cases(c):
+    for dt in FLOATS:
+        c.case(dt, [c.t((3, 4), dt), c.t((4,), dt), c.t((4,), dt)], optional=True, normalized_shape=[4], eps=1e-5)
+    # rows off zero (mean 3): the variance must not lose digits
+    c.case("f64_two_dims", [c.t((2, 3, 5), "f64") + 3, c.t((3, 5), "f64"), c.t((3, 5), "f64")],
+           normalized_shape=[3, 5], eps=1e-5)
+    c.case("f64_no_affine", [c.t((4, 6), "f64")], normalized_shape=[6], eps=1e-3)
+    c.case("f64_weight_only", [c.t((2, 2, 5), "f64"), c.t((5,), "f64")], normalized_shape=[5], eps=1e-5)
+    # a row length that is not a multiple of the kernel's 8 lanes
+    c.case("f32_odd", [c.t((5, 33), "f32"), c.t((33,), "f32"), c.t((33,), "f32")], normalized_shape=[33], eps=1e-5)
+    c.case("f32_empty", [c.t((0, 4), "f32"), c.t((4,), "f32"), c.t((4,), "f32")], normalized_shape=[4], eps=1e-5)
+    c.error("bad_shape", [c.t((3, 4), "f32")], normalized_shape=[3], eps=1e-5)
+    c.error("bad_weight", [c.t((3, 4), "f32"), c.t((3,), "f32")], normalized_shape=[4], eps=1e-5)
+
+
+op("layer_norm", layer_norm_fn, layer_norm_cases)
+
+
 def cumprod_zeros(c):
     z = c.t((3, 5), "f64")
     z[0, 1] = 0.0

@@ -10,6 +10,7 @@ pub mod einsum;
 pub mod index;
 pub mod inplace;
 pub mod join;
+pub mod layer_norm;
 pub mod matmul;
 pub mod operators;
 pub mod packed_matmul;

@@ -413,6 +413,9 @@ pub fn ops() -> Vec<OpInfo> {
         // ---------------------------------------------------------------- softmax, scans
         one("softmax", Twice, |x, k| x[0].softmax(k.i("dim"))),
         one("log_softmax", Twice, |x, k| x[0].log_softmax(k.i("dim"))),
+        one("layer_norm", Twice, |x, k| {
+            x[0].layer_norm(&k.usizes("normalized_shape"), x.get(1), x.get(2), k.f("eps"))
+        }),
         one("cumsum", Once, |x, k| x[0].cumsum(k.i("dim"))),
         one("cumprod", Twice, |x, k| x[0].cumprod(k.i("dim"))),
         // ---------------------------------------------------------------- sorting, selection

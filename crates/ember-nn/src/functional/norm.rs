@@ -25,7 +25,9 @@ fn affine(y: Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>) -> Result<T
 }
 
 /// Normalize over the trailing `normalized_shape` dims: `(x - mean) / sqrt(var + eps) * w + b`
-/// with the biased variance, as `torch.nn.functional.layer_norm`.
+/// with the biased variance, as `torch.nn.functional.layer_norm`. One fused op
+/// ([`Tensor::layer_norm`]); `ember_core::ops::layer_norm::layer_norm_composite` is the same
+/// function written with elementwise and reduction ops.
 ///
 /// ```
 /// use ember_core::Tensor;
@@ -40,11 +42,7 @@ pub fn layer_norm(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Result<Tensor> {
-    let dims = trailing_dims("layer_norm", x, normalized_shape)?;
-    let mean = x.mean_dims(&dims, true)?;
-    let xc = x.sub(&mean)?;
-    let var = xc.square()?.mean_dims(&dims, true)?;
-    affine(xc.mul(&var.add_scalar(eps)?.rsqrt()?)?, weight, bias)
+    x.layer_norm(normalized_shape, weight, bias, eps)
 }
 
 /// `x / sqrt(mean(x^2) + eps) * w` over the trailing dims; `eps` defaults to the dtype's

@@ -96,15 +96,13 @@ impl MultiheadAttention {
         self.num_heads
     }
 
-    /// The q, k, v projections, sharing one matmul when the inputs are the same tensor.
+    /// The q, k, v projections: three products with row blocks of `in_proj_weight`, so each
+    /// result is a contiguous tensor whose heads are views. (One product with the whole weight
+    /// and a split of its output would need either copies of the three parts or, in backward,
+    /// three zero-padded gradients of the whole output, summed.)
     fn project(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         let w = self.in_proj_weight.tensor();
         let b = self.in_proj_bias.as_ref().map(|p| p.tensor());
-        if q.same_tensor(k) && k.same_tensor(v) {
-            let qkv = F::linear(q, &w, b.as_ref())?;
-            let parts = qkv.chunk(3, -1)?;
-            return Ok((parts[0].clone(), parts[1].clone(), parts[2].clone()));
-        }
         let wp = w.chunk(3, 0)?;
         let bp = b.as_ref().map(|b| b.chunk(3, 0)).transpose()?;
         let bi = |i: usize| bp.as_ref().map(|b| b[i].clone());
@@ -128,17 +126,19 @@ impl MultiheadAttention {
         average_attn_weights: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let op = "MultiheadAttention";
+        // Everything below runs in the caller's layout: batch-major ([N, L, E]; an unbatched
+        // input becomes [1, L, E]) or sequence-major ([L, N, E]). The heads are strided views
+        // of the projections, which the products read in place, so nothing is transposed
+        // into a copy but the merged heads before `out_proj`.
         let unbatched = query.ndim() == 2;
+        let batch_major = unbatched || self.batch_first;
         let prep = |t: &Tensor| -> Result<Tensor> {
             if unbatched {
-                t.unsqueeze(1)
-            } else if self.batch_first {
-                t.transpose(0, 1)
+                t.unsqueeze(0)
             } else {
                 Ok(t.clone())
             }
         };
-        // keep "same tensor" identity through the layout change (self-attention fast path)
         let q = prep(query)?;
         let k = if key.same_tensor(query) { q.clone() } else { prep(key)? };
         let v = if value.same_tensor(key) {
@@ -146,11 +146,19 @@ impl MultiheadAttention {
         } else {
             prep(value)?
         };
+        // (batch, seq) sizes of a 3-D input
+        let dims = |t: &Tensor| {
+            if batch_major {
+                (t.shape()[0], t.shape()[1])
+            } else {
+                (t.shape()[1], t.shape()[0])
+            }
+        };
         if q.ndim() != 3
             || k.ndim() != 3
             || q.shape()[2] != self.embed_dim
             || k.shape() != v.shape()
-            || k.shape()[1] != q.shape()[1]
+            || dims(&k).0 != dims(&q).0
         {
             return Err(Error::Shape {
                 op,
@@ -163,17 +171,22 @@ impl MultiheadAttention {
                 ),
             });
         }
-        let (l, n, e) = (q.shape()[0], q.shape()[1], self.embed_dim);
-        let s = k.shape()[0];
+        let ((n, l), e) = (dims(&q), self.embed_dim);
+        let s = dims(&k).1;
         let (h, hd) = (self.num_heads, self.embed_dim / self.num_heads);
         let (qp, kp, vp) = self.project(&q, &k, &v)?;
-        // [L, N, E] -> [N*H, L, hd]
-        let heads = |t: &Tensor, len: usize| {
-            t.reshape(&[len as isize, (n * h) as isize, hd as isize])?
-                .transpose(0, 1)
+        // [N, len, E] or [len, N, E] -> a [N, H, len, hd] view
+        let heads = |t: &Tensor| -> Result<Tensor> {
+            let (a, b) = (t.shape()[0] as isize, t.shape()[1] as isize);
+            let t = t.reshape(&[a, b, h as isize, hd as isize])?;
+            if batch_major {
+                t.permute(&[0, 2, 1, 3])
+            } else {
+                t.permute(&[1, 2, 0, 3])
+            }
         };
-        let (qh, kh, vh) = (heads(&qp, l)?, heads(&kp, s)?, heads(&vp, s)?);
-        // one additive mask of shape [N*H or 1, L, S]
+        let (qh, kh, vh) = (heads(&qp)?, heads(&kp)?, heads(&vp)?);
+        // one additive mask that broadcasts against the [N, H, L, S] scores
         let dt = qh.dtype();
         let mut mask: Option<Tensor> = None;
         if let Some(m) = masks.attn_mask {
@@ -188,7 +201,12 @@ impl MultiheadAttention {
                     ),
                 });
             }
-            mask = Some(additive(m, dt)?);
+            let a = additive(m, dt)?;
+            mask = Some(if m.ndim() == 3 {
+                a.reshape(&[n as isize, h as isize, l as isize, s as isize])?
+            } else {
+                a
+            });
         }
         if let Some(m) = masks.key_padding_mask {
             let m = if unbatched { m.unsqueeze(0)? } else { m.clone() };
@@ -198,10 +216,7 @@ impl MultiheadAttention {
                     msg: format!("key_padding_mask should have shape [{n}, {s}], got {:?}", m.shape()),
                 });
             }
-            let kpm = additive(&m, dt)?
-                .reshape(&[n as isize, 1, 1, s as isize])?
-                .expand(&[n as isize, h as isize, 1, s as isize])?
-                .reshape(&[(n * h) as isize, 1, s as isize])?;
+            let kpm = additive(&m, dt)?.reshape(&[n as isize, 1, 1, s as isize])?;
             mask = Some(match mask {
                 Some(a) => a.add(&kpm)?,
                 None => kpm,
@@ -214,28 +229,25 @@ impl MultiheadAttention {
                 None => c,
             });
         }
-        let (w, _) = F::attention_weights(&qh, &kh, mask.as_ref(), false, None)?;
+        let (w, _) = F::attention_weights(&qh, &kh, mask.as_ref(), false, None)?; // [N, H, L, S]
         let w_drop = if self.dropout > 0.0 {
             F::dropout(&w, self.dropout, self.training.get())?
         } else {
             w.clone()
         };
-        let ctx = w_drop.matmul(&vh)?; // [N*H, L, hd]
-        let ctx = ctx.transpose(0, 1)?.reshape(&[(l * n) as isize, e as isize])?;
-        let out = self
-            .out_proj
-            .call(&ctx)?
-            .reshape(&[l as isize, n as isize, e as isize])?;
-        let out = if unbatched {
-            out.squeeze(1)?
-        } else if self.batch_first {
-            out.transpose(0, 1)?
+        // [N, H, L, hd] -> the input's layout with the heads merged (the one copy)
+        let ctx = w_drop.matmul(&vh)?;
+        let ctx = if batch_major {
+            ctx.permute(&[0, 2, 1, 3])?
+                .reshape(&[n as isize, l as isize, e as isize])?
         } else {
-            out
+            ctx.permute(&[2, 0, 1, 3])?
+                .reshape(&[l as isize, n as isize, e as isize])?
         };
+        let out = self.out_proj.call(&ctx)?;
+        let out = if unbatched { out.squeeze(0)? } else { out };
         let weights = if need_weights {
-            let w4 = w.reshape(&[n as isize, h as isize, l as isize, s as isize])?;
-            let w4 = if average_attn_weights { w4.mean(1, false)? } else { w4 };
+            let w4 = if average_attn_weights { w.mean(1, false)? } else { w };
             Some(if unbatched { w4.squeeze(0)? } else { w4 })
         } else {
             None
@@ -261,5 +273,64 @@ impl Module for MultiheadAttention {
     }
     fn own_training(&self) -> Option<bool> {
         Some(self.training.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: &Tensor, b: &Tensor) {
+        assert_eq!(a.shape(), b.shape());
+        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    /// The layouts and mask forms the PyTorch parity tests do not reach: an unbatched input is
+    /// a batch of one, sequence-first equals batch-first on transposed inputs, and a per-head
+    /// `[N * H, L, S]` mask equals the same `[L, S]` mask given once.
+    #[test]
+    fn layouts_and_mask_forms_agree() {
+        let (n, l, s, e, h) = (2, 3, 5, 8, 2);
+        let bf = MultiheadAttention::new(e, h, 0.0, true).unwrap();
+        let sf = MultiheadAttention::new(e, h, 0.0, false).unwrap();
+        {
+            let _g = ember_core::no_grad();
+            sf.in_proj_weight.tensor().copy_(&bf.in_proj_weight.tensor()).unwrap();
+            sf.out_proj.weight.tensor().copy_(&bf.out_proj.weight.tensor()).unwrap();
+        }
+        let q = Tensor::randn(&[n, l, e]);
+        let kv = Tensor::randn(&[n, s, e]);
+        let mask = Tensor::randn(&[l, s]);
+        let masks = AttentionMasks {
+            attn_mask: Some(&mask),
+            ..Default::default()
+        };
+        let (y, w) = bf.forward_with(&q, &kv, &kv, &masks, true, false).unwrap();
+        assert_eq!(w.as_ref().unwrap().shape(), &[n, h, l, s]);
+        // sequence-first
+        let (qt, kvt) = (q.transpose(0, 1).unwrap(), kv.transpose(0, 1).unwrap());
+        let (ys, ws) = sf.forward_with(&qt, &kvt, &kvt, &masks, true, false).unwrap();
+        close(&ys.transpose(0, 1).unwrap(), &y);
+        close(ws.as_ref().unwrap(), w.as_ref().unwrap());
+        // per-head 3-D mask
+        let m3 = mask.unsqueeze(0).unwrap().expand(&[(n * h) as isize, -1, -1]).unwrap();
+        let masks3 = AttentionMasks {
+            attn_mask: Some(&m3),
+            ..Default::default()
+        };
+        close(&bf.forward_with(&q, &kv, &kv, &masks3, false, true).unwrap().0, &y);
+        // unbatched: the first batch entry
+        let (q0, kv0) = (q.select(0, 0).unwrap(), kv.select(0, 0).unwrap());
+        let m30 = m3.narrow(0, 0, h).unwrap();
+        let masks30 = AttentionMasks {
+            attn_mask: Some(&m30),
+            ..Default::default()
+        };
+        let (y0, w0) = bf.forward_with(&q0, &kv0, &kv0, &masks30, true, true).unwrap();
+        close(&y0, &y.select(0, 0).unwrap());
+        close(&w0.unwrap(), &w.unwrap().select(0, 0).unwrap().mean(0, false).unwrap());
     }
 }
