@@ -4,7 +4,9 @@
 pub mod conv_kernels;
 pub mod copy;
 pub mod elementwise;
+pub mod gemv;
 pub mod math;
+pub mod pair;
 pub mod pool_kernels;
 pub mod upsample_kernels;
 pub mod vmath;

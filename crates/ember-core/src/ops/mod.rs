@@ -11,6 +11,7 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod matmul;
+pub mod matvec;
 pub mod operators;
 pub mod pool;
 pub mod reduce;
