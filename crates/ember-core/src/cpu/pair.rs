@@ -117,7 +117,7 @@ fn helper_loop(h: &'static Helper) {
         while h.posted.load(Acquire) == seen {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins % 256 == 0 && since.elapsed() > SPIN {
+            if spins.is_multiple_of(256) && since.elapsed() > SPIN {
                 // SeqCst on both sides: either the caller sees `sleeping` and unparks, or we
                 // see its new job here and do not park
                 h.sleeping.store(true, SeqCst);
