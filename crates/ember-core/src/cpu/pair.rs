@@ -180,9 +180,21 @@ fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
 /// Run `f(c)` for every chunk `c < chunks` (at most [`MAX_CHUNKS`]), on the calling thread and
 /// the helper when the rayon pool allows more than one thread and the pair is free, else all
 /// here in order. A panic in any chunk propagates to the caller once no chunk is running.
+///
+/// The helper is off unless `EMBER_PAIR=1` is set: on this shared 2-core machine under load
+/// (other builds running) a spinning helper doubled W8's time (MLP 26 -> 47 us, CNN 45 -> 90
+/// us, load ~4), while with the process at high priority it gained 1.3x; until it is measured
+/// on a quiet machine the chunks run in order on the caller.
 pub fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("EMBER_PAIR").is_ok_and(|v| v == "1"));
+    run_with(on, chunks, f)
+}
+
+/// `run`, with the helper allowed or not.
+fn run_with(helper_on: bool, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     assert!(chunks <= MAX_CHUNKS, "pair::run: {chunks} chunks, at most {MAX_CHUNKS}");
-    if chunks < 2 || rayon::current_num_threads() < 2 {
+    if !helper_on || chunks < 2 || rayon::current_num_threads() < 2 {
         (0..chunks).for_each(f);
         return;
     }
@@ -239,7 +251,7 @@ mod tests {
 
     fn count_runs(chunks: usize) -> Vec<u64> {
         let hits: Vec<AtomicU64> = (0..chunks).map(|_| AtomicU64::new(0)).collect();
-        run(chunks, &|c| {
+        run_with(true, chunks, &|c| {
             hits[c].fetch_add(1, SeqCst);
         });
         hits.iter().map(|h| h.load(SeqCst)).collect()
@@ -260,8 +272,8 @@ mod tests {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..200 {
-                        run(3, &|_| {
-                            run(2, &|_| {
+                        run_with(true, 3, &|_| {
+                            run_with(true, 2, &|_| {
                                 total.fetch_add(1, SeqCst);
                             })
                         });
@@ -283,7 +295,7 @@ mod tests {
     fn a_panic_in_any_chunk_propagates() {
         for bad in 0..4 {
             let r = catch_unwind(|| {
-                run(4, &|c| {
+                run_with(true, 4, &|c| {
                     std::thread::sleep(Duration::from_micros(50));
                     assert!(c != bad, "chunk {c} fails");
                 })
