@@ -278,6 +278,10 @@ fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
 /// output are split over threads (each part a single-threaded gemm).
 const SPLIT_MACS: usize = 1 << 21;
 
+/// Row chunks of a split product: each gemm call packs the whole right operand again, so one
+/// chunk per thread (measured on W8's conv2: 2 chunks 28 us, 4 chunks 35 us).
+const CHUNKS: usize = 2;
+
 /// `dst[m x n] (+)= lhs[m x k] @ rhs[k x n]`, with `dst` row-major of row stride `dst_rs`.
 /// With `accumulate`, `dst` must be initialized and keeps its values; otherwise every element
 /// of the `m x n` block is written. `split` lets large products spread their rows over threads.
@@ -307,17 +311,20 @@ fn gemm_into<T: Float>(
         }
         return;
     }
-    let threads = rayon::current_num_threads();
-    if split && threads > 1 && m >= 2 * threads && m * n * k >= SPLIT_MACS {
-        let rows = m.div_ceil(threads);
+    if split && rayon::current_num_threads() > 1 && m >= 16 && m * n * k >= SPLIT_MACS {
+        // a batch-1 product: row chunks on the caller and the pair helper (`cpu::pair`; a
+        // rayon fork from a user thread costs ~10 us, a sizeable part of such a product)
+        let rows = super::pair::chunk_len(m, CHUNKS, 8, 8);
         let used = (m - 1) * dst_rs + n;
-        return dst[..used]
-            .par_chunks_mut(rows * dst_rs)
-            .enumerate()
-            .for_each(|(i, d)| {
-                let r = (m - i * rows).min(rows);
-                gemm_into(r, n, k, d, dst_rs, accumulate, lhs.rows(i * rows), rhs, false);
-            });
+        let parts: Vec<std::sync::Mutex<&mut [MaybeUninit<T>]>> = dst[..used]
+            .chunks_mut(rows * dst_rs)
+            .map(std::sync::Mutex::new)
+            .collect();
+        return super::pair::run(parts.len(), &|i| {
+            let mut d = parts[i].lock().unwrap_or_else(|e| e.into_inner());
+            let r = (m - i * rows).min(rows);
+            gemm_into(r, n, k, &mut d, dst_rs, accumulate, lhs.rows(i * rows), rhs, false);
+        });
     }
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(last(m, n, dst_rs, 1) < dst.len(), "gemm_into: dst too small");

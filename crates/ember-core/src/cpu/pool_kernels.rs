@@ -185,6 +185,95 @@ pub fn max_pool2d_2x2<T: Float>(x: &[T], planes: usize, win: &Window) -> (Vec<T>
     })
 }
 
+/// Values of a 2x2, stride-2 max pool (`Window::is_2x2`) without the argmax: the no-grad
+/// (inference) path, which has nothing to remember for a backward pass. About 10x faster
+/// than the offsets variant: each row pair is first reduced elementwise (contiguous, so it
+/// vectorizes), then adjacent pairs.
+pub fn max_pool2d_2x2_values<T: Float>(x: &[T], planes: usize, win: &Window) -> Vec<T> {
+    debug_assert!(win.is_2x2());
+    let ([h, w], [oh, ow]) = (win.in_hw, win.out_hw);
+    #[cfg(target_arch = "x86_64")]
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && is_x86_feature_detected!("avx512f") {
+        // SAFETY: T is f32 (checked above), so the slices reinterpret to themselves.
+        let x32 = unsafe { &*(x as *const [T] as *const [f32]) };
+        let v = map_planes(x32, planes, h * w, oh * ow, |_, xp, vp| {
+            // SAFETY: AVX-512F is present (checked above).
+            unsafe { x86::max_values_plane_avx512(xp, w, vp, ow) }
+        });
+        // SAFETY: T is f32: same type, so the Vec's layout and allocation carry over.
+        return unsafe { std::mem::transmute::<Vec<f32>, Vec<T>>(v) };
+    }
+    map_planes(x, planes, h * w, oh * ow, |_, xp, vp| max_values_plane(xp, w, vp, ow))
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
+
+    /// PyTorch's max of two vectors: the larger, or NaN where either is NaN (`vmaxps` returns
+    /// its second operand when either is NaN, so only a NaN in `a` needs fixing).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn nanmax(a: __m512, b: __m512) -> __m512 {
+        let nan_a = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
+        _mm512_mask_mov_ps(_mm512_max_ps(a, b), nan_a, a)
+    }
+
+    /// One plane of 2x2 max pooling values, 16 outputs per step (tails masked).
+    #[target_feature(enable = "avx512f")]
+    pub fn max_values_plane_avx512(xp: &[f32], w: usize, vp: &mut [MaybeUninit<f32>], ow: usize) {
+        // lanes 0..16 of (lo, hi) -> even / odd elements of the 32
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        for (oy, vr) in vp.chunks_exact_mut(ow).enumerate() {
+            let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+            let mut j = 0;
+            while j < ow {
+                let len = 16.min(ow - j);
+                // masks for the 2 * len inputs over two vectors and the len outputs
+                let m_lo = (((1u64 << (2 * len).min(16)) - 1) & 0xffff) as u16;
+                let m_hi = (((1u64 << (2 * len).saturating_sub(16)) - 1) & 0xffff) as u16;
+                let m_out = ((1u32 << len) - 1) as u16;
+                // SAFETY: the masked lanes stay inside r0 / r1 (2 * ow elements from 2 * j) and
+                // vr (ow elements from j); masked-off lanes are not touched.
+                unsafe {
+                    let (p0, p1) = (r0.as_ptr().add(2 * j), r1.as_ptr().add(2 * j));
+                    let lo = nanmax(_mm512_maskz_loadu_ps(m_lo, p0), _mm512_maskz_loadu_ps(m_lo, p1));
+                    let hi = nanmax(
+                        _mm512_maskz_loadu_ps(m_hi, p0.add(16)),
+                        _mm512_maskz_loadu_ps(m_hi, p1.add(16)),
+                    );
+                    let e = _mm512_permutex2var_ps(lo, even, hi);
+                    let o = _mm512_permutex2var_ps(lo, odd, hi);
+                    _mm512_mask_storeu_ps(vr.as_mut_ptr().add(j).cast::<f32>(), m_out, nanmax(e, o));
+                }
+                j += len;
+            }
+        }
+    }
+}
+
+/// One plane of `max_pool2d_2x2_values`, by PyTorch's max rule (NaN propagates).
+#[inline(always)]
+fn max_values_plane<T: Float>(xp: &[T], w: usize, vp: &mut [MaybeUninit<T>], ow: usize) {
+    const B: usize = 16;
+    let max2 = |a: T, b: T| if better(b, a) { b } else { a };
+    for (oy, vr) in vp.chunks_exact_mut(ow).enumerate() {
+        let (r0, r1) = (&xp[2 * oy * w..][..2 * ow], &xp[(2 * oy + 1) * w..][..2 * ow]);
+        for j0 in (0..ow).step_by(B) {
+            let len = B.min(ow - j0);
+            let mut m = [T::ZERO; 2 * B];
+            for (i, mi) in m[..2 * len].iter_mut().enumerate() {
+                *mi = max2(r0[2 * j0 + i], r1[2 * j0 + i]);
+            }
+            for (j, v) in vr[j0..j0 + len].iter_mut().enumerate() {
+                v.write(max2(m[2 * j], m[2 * j + 1]));
+            }
+        }
+    }
+}
+
 /// Max pooling of one plane: the maximum of each window and its flat index `ih * W + iw`.
 fn max_plane<T: Float>(x: &[T], win: &Window, vals: &mut [MaybeUninit<T>], idx: &mut [MaybeUninit<i64>]) {
     let [_, w] = win.in_hw;
@@ -444,6 +533,39 @@ pub fn adaptive_avg_adjoint<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The values-only 2x2 kernel (AVX-512 for f32 where present, portable otherwise) equals
+    /// the values of the offsets kernel, NaN included, on odd sizes (row tails of every
+    /// length, an uncovered last row / column).
+    #[test]
+    fn values_only_2x2_matches_the_offsets_kernel() {
+        for (h, w) in [(2, 2), (3, 5), (5, 33), (26, 26), (11, 11), (4, 64), (7, 70)] {
+            let win = Window {
+                in_hw: [h, w],
+                out_hw: [h / 2, w / 2],
+                kernel: [2, 2],
+                stride: [2, 2],
+                pad: [0, 0],
+                dilation: [1, 1],
+            };
+            let planes = 3;
+            let mut x: Vec<f32> = (0..planes * h * w)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect();
+            x[h * w + 1] = f32::NAN;
+            x[planes * h * w - w - 2] = f32::NAN;
+            let want = max_pool2d_2x2(&x, planes, &win).0;
+            let got = max_pool2d_2x2_values(&x, planes, &win);
+            let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+            assert!(
+                want.iter().zip(&got).all(|(&a, &b)| same(a, b)),
+                "{h}x{w}: {got:?} vs {want:?}"
+            );
+            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            let got64 = max_pool2d_2x2_values(&x64, planes, &win);
+            assert!(want.iter().zip(&got64).all(|(&a, &b)| same(a, b as f32)), "f64 {h}x{w}");
+        }
+    }
 
     #[test]
     fn taps_skip_padding_and_clip_to_input() {

@@ -279,6 +279,10 @@ impl Tensor {
             let out = crate::cuda::ops::matmul::batched(a, &la, b, &lb, &batch, m, k, n)?;
             return Ok(self.finish_matmul(out, other));
         }
+        // batch 1 (`x @ W^T` with one row) and matrix-vector products: a dedicated kernel
+        if let Some(out) = crate::ops::matvec::try_matvec(a, &la, b, &lb, &batch, (m, k, n), None) {
+            return Ok(self.finish_matmul(out, other));
+        }
         let data = {
             let (ga, gb) = (a.read(), b.read());
             match (&*ga, &*gb) {

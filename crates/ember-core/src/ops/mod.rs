@@ -12,6 +12,7 @@ pub mod inplace;
 pub mod join;
 pub mod layer_norm;
 pub mod matmul;
+pub mod matvec;
 pub mod operators;
 pub mod packed_matmul;
 pub mod pool;

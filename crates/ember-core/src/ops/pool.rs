@@ -358,6 +358,18 @@ fn max_pool_raw(x: &Tensor, win: &Window, compact: bool) -> Result<(Tensor, Argm
     Ok((Tensor::from_storage(vals, &shape), arg))
 }
 
+/// 2x2 max pooling values only, for inputs that need no gradient (nothing to remember).
+struct MaxValues2x2 {
+    win: Window,
+    planes: usize,
+}
+
+impl FloatKernel for MaxValues2x2 {
+    fn run<T: Float + StorageElem>(&self, inputs: &[&[T]]) -> Vec<T> {
+        pool_kernels::max_pool2d_2x2_values(inputs[0], self.planes, &self.win)
+    }
+}
+
 /// Validate max-pooling arguments for `x`: its window.
 fn max_pool_window(
     x: &Tensor,
@@ -446,6 +458,12 @@ impl Tensor {
         let win = max_pool_window(self, kernel, stride, [0, 0], [1, 1], false)?;
         if !win.is_2x2() || !self.device().is_cpu() {
             return Ok(self.max_pool2d(kernel, stride, [0, 0], [1, 1], false)?.0);
+        }
+        if !needs_grad(&[self]) && self.dtype().is_float() {
+            let planes = self.shape()[..self.ndim() - 2].iter().product();
+            let mut shape = self.shape()[..self.ndim() - 2].to_vec();
+            shape.extend(win.out_hw);
+            return run_float("max_pool2d", &[self], &shape, &MaxValues2x2 { win, planes });
         }
         let (vals, Argmax::Offsets(offsets)) = max_pool_raw(self, &win, true)? else {
             unreachable!("window offsets were asked for")

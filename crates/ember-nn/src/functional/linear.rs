@@ -44,10 +44,11 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     }
     let y = {
         let _g = no_grad();
-        let y = x.matmul(&w.t())?;
         match b {
-            Some(b) => y.add(b)?,
-            None => y,
+            // addmm fuses the bias add into the product at batch 1 (and is matmul + add else)
+            Some(b) if x.ndim() == 2 => b.addmm(x, &w.t())?,
+            Some(b) => x.matmul(&w.t())?.add(b)?,
+            None => x.matmul(&w.t())?,
         }
     };
     let inputs: Vec<&Tensor> = std::iter::once(x).chain(std::iter::once(w)).chain(b).collect();

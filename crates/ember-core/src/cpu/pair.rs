@@ -1,0 +1,316 @@
+//! Run the chunks of one small job on the calling thread and one persistent helper thread,
+//! with a fork-join cost well under a microsecond when the helper is awake.
+//!
+//! Why not rayon: user code calls ops from a thread outside rayon's pool, and a rayon `join`
+//! from outside injects the job, wakes a worker and blocks the caller on a condvar — measured
+//! 5-25 us per call on this 2-core machine (`ember-bench --example fork_cost`), more than a
+//! whole batch-1 matrix-vector product. Here the caller works too, and the helper spins for a
+//! short while after each job (like an OpenMP worker), so back-to-back small ops pay a few
+//! atomic operations each. After [`SPIN`] without work the helper parks, and the next job
+//! wakes it (one futex call).
+//!
+//! The caller takes chunks from the front and the helper from the back, one at a time, until
+//! they meet. On a quiet machine each thread gets about the same half of the job on every call
+//! (so a weight matrix split by rows stays in each core's own L2); when the helper is late
+//! (parked, or descheduled on a busy machine) the caller simply takes more chunks, so a slow
+//! helper costs at most the one chunk it is running.
+//!
+//! Only one job runs at a time: a second caller (another user thread, a rayon worker inside a
+//! larger parallel op) finds the pair busy and runs its chunks itself, so nesting is safe.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long the helper spins waiting for the next job before it parks: long enough to span
+/// the gaps between the ops of a small model, short enough not to burn a core for long after.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// Most chunks one job may have (they are counted in 16 bits).
+pub const MAX_CHUNKS: usize = u16::MAX as usize;
+
+/// A borrowed job, sent to the helper as a raw pointer (the caller waits for every chunk the
+/// helper took before the borrow ends).
+#[derive(Clone, Copy)]
+struct JobRef(*const (dyn Fn(usize) + Sync));
+
+// SAFETY: the pointee is `Sync`, and `run` keeps it alive until the helper has finished with it.
+unsafe impl Send for JobRef {}
+
+/// The chunks not yet taken of job `id`: `front..back`, packed in one word so that a claim is
+/// one compare-exchange that also checks the job is still the current one.
+fn pack(id: u32, front: u16, back: u16) -> u64 {
+    (u64::from(id) << 32) | (u64::from(front) << 16) | u64::from(back)
+}
+
+fn unpack(w: u64) -> (u32, u16, u16) {
+    ((w >> 32) as u32, (w >> 16) as u16, w as u16)
+}
+
+struct Helper {
+    /// The id of the last posted job.
+    posted: AtomicU64,
+    /// The untaken chunks of the current job (see `pack`).
+    range: AtomicU64,
+    /// Chunks of the current job that are finished (run, failed, or dropped after a panic).
+    done: AtomicUsize,
+    job: Mutex<Option<JobRef>>,
+    /// The helper is parked (or about to park): the caller must unpark it.
+    sleeping: AtomicBool,
+    /// A chunk run by the helper panicked.
+    panicked: AtomicBool,
+    /// A caller holds the pair.
+    busy: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+static HELPER: OnceLock<&'static Helper> = OnceLock::new();
+
+fn helper() -> &'static Helper {
+    HELPER.get_or_init(|| {
+        let h: &'static Helper = Box::leak(Box::new(Helper {
+            posted: AtomicU64::new(0),
+            range: AtomicU64::new(0),
+            done: AtomicUsize::new(0),
+            job: Mutex::new(None),
+            sleeping: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
+            thread: OnceLock::new(),
+        }));
+        let t = std::thread::Builder::new()
+            .name("ember-pair".into())
+            .spawn(move || helper_loop(h))
+            .expect("spawn ember's pair helper thread");
+        let _ = h.thread.set(t.thread().clone());
+        h
+    })
+}
+
+/// Take one chunk of job `id`: from the front (the caller) or the back (the helper).
+fn claim(h: &Helper, id: u32, from_back: bool) -> Option<usize> {
+    let mut cur = h.range.load(Acquire);
+    loop {
+        let (jid, front, back) = unpack(cur);
+        if jid != id || front >= back {
+            return None;
+        }
+        let (next, chunk) = if from_back {
+            (pack(id, front, back - 1), back - 1)
+        } else {
+            (pack(id, front + 1, back), front)
+        };
+        match h.range.compare_exchange_weak(cur, next, AcqRel, Acquire) {
+            Ok(_) => return Some(usize::from(chunk)),
+            Err(now) => cur = now,
+        }
+    }
+}
+
+fn helper_loop(h: &'static Helper) {
+    let mut seen = 0u64;
+    loop {
+        let mut since = Instant::now();
+        let mut spins = 0u32;
+        while h.posted.load(Acquire) == seen {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(256) && since.elapsed() > SPIN {
+                // SeqCst on both sides: either the caller sees `sleeping` and unparks, or we
+                // see its new job here and do not park
+                h.sleeping.store(true, SeqCst);
+                if h.posted.load(SeqCst) == seen {
+                    std::thread::park();
+                }
+                h.sleeping.store(false, SeqCst);
+                since = Instant::now();
+            }
+        }
+        seen = h.posted.load(Acquire);
+        while let Some(c) = claim(h, seen as u32, true) {
+            let job = h.job.lock().unwrap_or_else(|e| e.into_inner()).expect("a posted job");
+            // SAFETY: we hold an unfinished chunk of job `seen`, so its caller is still waiting
+            // (it returns only once `done` counts every chunk) and the closure is alive; the
+            // slot holds this job's pointer until then.
+            let f = unsafe { &*job.0 };
+            if catch_unwind(AssertUnwindSafe(|| f(c))).is_err() {
+                h.panicked.store(true, Release);
+            }
+            h.done.fetch_add(1, Release);
+        }
+    }
+}
+
+/// After the caller's last chunk: drop the chunks nobody took (after a panic), wait until
+/// every chunk is finished (so the caller's borrow outlives the helper's use of it), release
+/// the pair. True when a chunk run by the helper panicked.
+fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
+    let mut cur = h.range.load(Acquire);
+    loop {
+        let (_, front, back) = unpack(cur);
+        let left = usize::from(back.saturating_sub(front));
+        match h
+            .range
+            .compare_exchange_weak(cur, pack(id, back, back), AcqRel, Acquire)
+        {
+            Ok(_) => {
+                h.done.fetch_add(left, Release);
+                break;
+            }
+            Err(now) => cur = now,
+        }
+    }
+    let mut spins = 0u32;
+    while h.done.load(Acquire) != chunks {
+        std::hint::spin_loop();
+        spins = spins.wrapping_add(1);
+        if spins > 1 << 12 {
+            // the helper was descheduled mid-chunk (a busy machine): let it run
+            std::thread::yield_now();
+        }
+    }
+    // read before releasing the pair, so the flag is this job's
+    let helper_panicked = h.panicked.swap(false, AcqRel);
+    h.busy.store(false, Release);
+    helper_panicked
+}
+
+/// Run `f(c)` for every chunk `c < chunks` (at most [`MAX_CHUNKS`]), on the calling thread and
+/// the helper when the rayon pool allows more than one thread and the pair is free, else all
+/// here in order. A panic in any chunk propagates to the caller once no chunk is running.
+///
+/// The helper is off unless `EMBER_PAIR=1` is set: on this shared 2-core machine under load
+/// (other builds running) a spinning helper doubled W8's time (MLP 26 -> 47 us, CNN 45 -> 90
+/// us, load ~4), while with the process at high priority it gained 1.3x; until it is measured
+/// on a quiet machine the chunks run in order on the caller.
+pub fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("EMBER_PAIR").is_ok_and(|v| v == "1"));
+    run_with(on, chunks, f)
+}
+
+/// `run`, with the helper allowed or not.
+fn run_with(helper_on: bool, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+    assert!(chunks <= MAX_CHUNKS, "pair::run: {chunks} chunks, at most {MAX_CHUNKS}");
+    if !helper_on || chunks < 2 || rayon::current_num_threads() < 2 {
+        (0..chunks).for_each(f);
+        return;
+    }
+    let h = helper();
+    if h.busy.swap(true, Acquire) {
+        (0..chunks).for_each(f);
+        return;
+    }
+    // SAFETY (of the lifetime erasure): `finish` below blocks until every chunk is finished,
+    // before `f`'s borrow ends, on every path out of this function (the caller's chunks run
+    // under catch_unwind).
+    let ptr: *const (dyn Fn(usize) + Sync + '_) = f;
+    let ptr: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(ptr) };
+    *h.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(JobRef(ptr));
+    h.done.store(0, Relaxed);
+    let next = h.posted.load(Relaxed) + 1;
+    let id = next as u32;
+    h.range.store(pack(id, 0, chunks as u16), Release);
+    h.posted.store(next, SeqCst);
+    if h.sleeping.load(SeqCst) {
+        if let Some(t) = h.thread.get() {
+            t.unpark();
+        }
+    }
+    let mut failure = None;
+    while let Some(c) = claim(h, id, false) {
+        let r = catch_unwind(AssertUnwindSafe(|| f(c)));
+        h.done.fetch_add(1, Release);
+        if let Err(e) = r {
+            failure = Some(e);
+            break;
+        }
+    }
+    let helper_panicked = finish(h, id, chunks);
+    if let Some(e) = failure {
+        std::panic::resume_unwind(e);
+    }
+    if helper_panicked {
+        panic!("ember: a kernel chunk run on the pair helper thread panicked");
+    }
+}
+
+/// Split `n` items into chunks of `per` (a multiple of `align`, at least `min`), about `parts`
+/// of them: the chunk size.
+pub fn chunk_len(n: usize, parts: usize, align: usize, min: usize) -> usize {
+    let align = align.max(1);
+    let per = n.div_ceil(parts.max(1)).max(min).max(1);
+    per.div_ceil(align) * align
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_runs(chunks: usize) -> Vec<u64> {
+        let hits: Vec<AtomicU64> = (0..chunks).map(|_| AtomicU64::new(0)).collect();
+        run_with(true, chunks, &|c| {
+            hits[c].fetch_add(1, SeqCst);
+        });
+        hits.iter().map(|h| h.load(SeqCst)).collect()
+    }
+
+    #[test]
+    fn every_chunk_runs_once() {
+        for round in 0..2000 {
+            let chunks = round % 9;
+            assert_eq!(count_runs(chunks), vec![1; chunks]);
+        }
+    }
+
+    #[test]
+    fn nested_and_concurrent_calls_run_inline() {
+        let total = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        run_with(true, 3, &|_| {
+                            run_with(true, 2, &|_| {
+                                total.fetch_add(1, SeqCst);
+                            })
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(total.load(SeqCst), 4 * 200 * 6);
+    }
+
+    #[test]
+    fn after_a_long_pause_the_parked_helper_wakes() {
+        assert_eq!(count_runs(4), vec![1; 4]);
+        std::thread::sleep(SPIN * 5);
+        assert_eq!(count_runs(4), vec![1; 4]);
+    }
+
+    #[test]
+    fn a_panic_in_any_chunk_propagates() {
+        for bad in 0..4 {
+            let r = catch_unwind(|| {
+                run_with(true, 4, &|c| {
+                    std::thread::sleep(Duration::from_micros(50));
+                    assert!(c != bad, "chunk {c} fails");
+                })
+            });
+            assert!(r.is_err());
+            // the pair is usable again
+            assert_eq!(count_runs(5), vec![1; 5]);
+        }
+    }
+
+    #[test]
+    fn chunk_lengths() {
+        assert_eq!(chunk_len(512, 8, 4, 16), 64);
+        assert_eq!(chunk_len(10, 8, 4, 16), 16);
+        assert_eq!(chunk_len(100, 3, 4, 1), 36);
+        assert_eq!(chunk_len(0, 3, 4, 0), 4);
+    }
+}
