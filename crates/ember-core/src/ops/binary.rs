@@ -4,7 +4,7 @@
 //! gradient rule (`vjp`), written with Tensor ops so it is itself differentiable.
 
 use crate::autograd::{needs_grad, record, SavedTensor};
-use crate::cpu::elementwise::map2;
+use crate::cpu::elementwise::{map1, map2};
 use crate::cpu::math::Float;
 use crate::dtype::DType;
 use crate::error::{dtype_err, Error, Result};
@@ -310,13 +310,57 @@ impl Tensor {
     pub fn minimum(&self, o: &Tensor) -> Result<Tensor> {
         self.binary(o, Binary::Minimum)
     }
+    /// `self op v` for an f32 / f64 tensor on the CPU, without making the scalar a tensor.
+    /// Same values and gradients as `self.binary(&self.scalar_like(v), op)` (the scalar is
+    /// rounded to the tensor's dtype first, as there); it exists because in small-tensor code
+    /// (`x = x + 1.0`, benchmark W3) the per-op cost is mostly allocation, and the scalar
+    /// tensor, its broadcast layout and its graph edge are half of it.
+    fn float_scalar_op(&self, v: f64, op: Binary) -> Option<Result<Tensor>> {
+        if self.device() != crate::Device::Cpu || !matches!(self.dtype(), DType::F32 | DType::F64) {
+            return None;
+        }
+        fn apply<T: Float>(x: &[T], layout: &crate::shape::Layout, v: T, op: Binary) -> Option<Vec<T>> {
+            Some(match op {
+                Binary::Add => map1(x, layout, |a| a + v),
+                Binary::Sub => map1(x, layout, |a| a - v),
+                Binary::Mul => map1(x, layout, |a| a * v),
+                Binary::Div => map1(x, layout, |a| a / v),
+                _ => return None,
+            })
+        }
+        let data = match &*self.read() {
+            CpuStorage::F32(x) => CpuStorage::F32(apply(x, self.layout(), v as f32, op)?),
+            CpuStorage::F64(x) => CpuStorage::F64(apply(x, self.layout(), v, op)?),
+            _ => return None,
+        };
+        let out = Tensor::from_storage(data, self.shape());
+        Some(Ok(record(op.name(), out, &[self], move |_| {
+            Box::new(move |g| {
+                Ok(vec![Some(match op {
+                    Binary::Mul => g.mul_scalar(v)?,
+                    Binary::Div => g.div_scalar(v)?,
+                    _ => g.clone(),
+                })])
+            })
+        })))
+    }
+
     pub fn add_scalar(&self, v: f64) -> Result<Tensor> {
+        if let Some(r) = self.float_scalar_op(v, Binary::Add) {
+            return r;
+        }
         self.binary(&self.scalar_like(v), Binary::Add)
     }
     pub fn sub_scalar(&self, v: f64) -> Result<Tensor> {
+        if let Some(r) = self.float_scalar_op(v, Binary::Sub) {
+            return r;
+        }
         self.binary(&self.scalar_like(v), Binary::Sub)
     }
     pub fn mul_scalar(&self, v: f64) -> Result<Tensor> {
+        if let Some(r) = self.float_scalar_op(v, Binary::Mul) {
+            return r;
+        }
         self.binary(&self.scalar_like(v), Binary::Mul)
     }
     pub fn div_scalar(&self, v: f64) -> Result<Tensor> {
@@ -324,6 +368,9 @@ impl Tensor {
             // true division happens in the default float dtype: the scalar goes there directly
             // (not through the tensor's integer dtype, where -1 would wrap for u8)
             return self.binary(&Tensor::scalar(v as f32), Binary::Div);
+        }
+        if let Some(r) = self.float_scalar_op(v, Binary::Div) {
+            return r;
         }
         self.binary(&self.scalar_like(v), Binary::Div)
     }
