@@ -161,3 +161,40 @@ macro_rules! impl_float {
 // f32 exp/tanh use the vectorizable polynomials (<= 3 ulp); f64 keeps the libm versions.
 impl_float!(f32, libm::erff, super::vmath::exp_f32, super::vmath::tanh_f32);
 impl_float!(f64, libm::erf, f64::exp, f64::tanh);
+
+/// Sum of `f(x[i])` with 8 independent lanes, so the compiler vectorizes the loop.
+#[inline(always)]
+pub(crate) fn lane_sum<T: Float>(x: &[T], f: impl Fn(T) -> T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = *a + f(v);
+        }
+    }
+    let mut s = acc.into_iter().fold(T::ZERO, |s, v| s + v);
+    for &v in rest {
+        s = s + f(v);
+    }
+    s
+}
+
+/// Sum of `f(a[i], b[i])` with 8 independent lanes, walking both slices in chunks so the
+/// compiler sees no bounds checks and vectorizes `f` (the exponential included).
+#[inline(always)]
+pub(crate) fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &u), &v) in acc.iter_mut().zip(x).zip(y) {
+            *s = *s + f(u, v);
+        }
+    }
+    let mut s = acc.into_iter().fold(T::ZERO, |s, v| s + v);
+    for (&u, &v) in ra.iter().zip(rb) {
+        s = s + f(u, v);
+    }
+    s
+}

@@ -19,49 +19,13 @@
 //! ([`layer_norm_composite`]), which is also the reference the kernels are tested against.
 
 use crate::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
-use crate::cpu::math::Float;
+use crate::cpu::math::{lane_sum, lane_sum2, Float};
 use crate::cpu::PAR_THRESHOLD;
 use crate::dtype::DType;
 use crate::error::{shape_err, Result};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
-
-/// Sum of `f(x[i])` with 8 independent lanes, so the compiler vectorizes the loop.
-#[inline(always)]
-fn lane_sum<T: Float>(x: &[T], f: impl Fn(T) -> T) -> T {
-    let mut acc = [T::ZERO; 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = *a + f(v);
-        }
-    }
-    let mut s = acc.into_iter().fold(T::ZERO, |s, v| s + v);
-    for &v in rest {
-        s = s + f(v);
-    }
-    s
-}
-
-/// Sum of `f(a[i], b[i])` with 8 independent lanes.
-#[inline(always)]
-fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
-    let mut acc = [T::ZERO; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for ((s, &u), &v) in acc.iter_mut().zip(x).zip(y) {
-            *s = *s + f(u, v);
-        }
-    }
-    let mut s = acc.into_iter().fold(T::ZERO, |s, v| s + v);
-    for (&u, &v) in ra.iter().zip(rb) {
-        s = s + f(u, v);
-    }
-    s
-}
 
 /// Rows per parallel task: enough elements that a task outweighs rayon's fork cost.
 fn rows_per_task(d: usize) -> usize {

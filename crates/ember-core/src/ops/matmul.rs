@@ -5,8 +5,8 @@
 //! ember's own f32 kernel (`cpu::gemm`) is used where it pays: products on a weight packed once
 //! for many calls (`ops::packed_matmul`, the LSTM recurrence). For one-off products it ties or
 //! trails the `gemm` crate on this machine (`cargo run --release -p ember-bench --example
-//! gemm_shapes`), so they stay here. A dedicated matrix-vector kernel (m == 1, batch-1
-//! inference) belongs in its own file under `cpu/` with its own branch in `batched_gemm`.
+//! gemm_shapes`), so they stay here. Matrix-vector products (m == 1 or n == 1, batch-1
+//! inference) take `ops::matvec` first.
 
 use crate::autograd::{needs_grad, record, SavedTensor};
 use crate::dtype::DType;

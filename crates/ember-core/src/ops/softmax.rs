@@ -11,7 +11,7 @@
 //! connected to it.
 
 use crate::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
-use crate::cpu::math::Float;
+use crate::cpu::math::{lane_sum2, Float};
 use crate::cpu::{PAR_CHUNK, PAR_THRESHOLD};
 use crate::dtype::DType;
 use crate::error::{dtype_err, Result};
@@ -104,25 +104,6 @@ fn row_max<T: Float>(x: &[T]) -> T {
         .fold(ninf, |m, v| if v > m { v } else { m })
 }
 
-/// Sum of `f(a[i], b[i])` with 8 independent lanes, walking both slices in chunks so the
-/// compiler sees no bounds checks and vectorizes `f` (the exponential included).
-#[inline(always)]
-fn lane_sum<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
-    let mut acc = [T::ZERO; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for ((s, &u), &v) in acc.iter_mut().zip(x).zip(y) {
-            *s = *s + f(u, v);
-        }
-    }
-    let mut s = acc.into_iter().fold(T::ZERO, |s, v| s + v);
-    for (&u, &v) in ra.iter().zip(rb) {
-        s = s + f(u, v);
-    }
-    s
-}
-
 /// Sum of `exp(x - m)`. The exponentials go through a small buffer first: that loop is one
 /// the compiler vectorizes, exp included, while a lane-wise running sum of exps is not.
 fn sum_exp<T: SoftmaxFloat>(x: &[T], m: T) -> T {
@@ -133,7 +114,7 @@ fn sum_exp<T: SoftmaxFloat>(x: &[T], m: T) -> T {
         for (o, &v) in b.iter_mut().zip(c) {
             *o = (v - m).fast_exp();
         }
-        s = s + lane_sum(b, b, |v, _| v);
+        s = s + lane_sum2(b, b, |v, _| v);
     }
     s
 }
@@ -152,7 +133,7 @@ fn forward_row<T: SoftmaxFloat>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) 
         }
         // SAFETY: the loop above wrote every element (out and x have the same length)
         let out = unsafe { assume_init(out) };
-        let inv = T::ONE / lane_sum(out, out, |v, _| v);
+        let inv = T::ONE / lane_sum2(out, out, |v, _| v);
         for o in out.iter_mut() {
             *o = *o * inv;
         }
@@ -247,7 +228,7 @@ fn forward<T: SoftmaxFloat>(x: &[T], outer: usize, n: usize, inner: usize, log: 
 fn backward_block<T: SoftmaxFloat>(y: &[T], g: &[T], out: &mut [MaybeUninit<T>], inner: usize, log: bool) {
     if inner == 1 {
         if log {
-            let sg = lane_sum(g, g, |v, _| v);
+            let sg = lane_sum2(g, g, |v, _| v);
             // exps through a buffer, as in `sum_exp`, so the exp loop vectorizes
             let mut buf = [T::ZERO; 64];
             for ((oc, yc), gc) in out.chunks_mut(64).zip(y.chunks(64)).zip(g.chunks(64)) {
@@ -260,7 +241,7 @@ fn backward_block<T: SoftmaxFloat>(y: &[T], g: &[T], out: &mut [MaybeUninit<T>],
                 }
             }
         } else {
-            let dot = lane_sum(g, y, |u, v| u * v);
+            let dot = lane_sum2(g, y, |u, v| u * v);
             for ((o, &yv), &gv) in out.iter_mut().zip(y).zip(g) {
                 o.write(yv * (gv - dot));
             }
