@@ -9,6 +9,7 @@ the same JSON lines. Run both on the same GPU:
 TF32 stays off (PyTorch's default for matmul), as in ember unless `set_allow_tf32(true)`.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -40,10 +41,13 @@ def emit(workload, param, value, unit, **extra):
 
 
 def w1():
-    for n in (128, 512, 1024, 2048, 4096):
-        a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
+    sizes = (128, 512, 1024, 2048, 4096)
+    runs = [(n, torch.float32, f"n={n}") for n in sizes] + [(n, torch.bfloat16, f"bf16 n={n}") for n in sizes[2:]]
+    for n, dtype, label in runs:
+        a = torch.randn(n, n, device=DEV).to(dtype)
+        b = torch.randn(n, n, device=DEV).to(dtype)
         t = bench(lambda: a @ b, warmup=3)
-        emit("W1", f"n={n}", 2 * n ** 3 / t / 1e9, "GFLOP/s", median_ms=t * 1e3)
+        emit("W1", label, 2 * n ** 3 / t / 1e9, "GFLOP/s", median_ms=t * 1e3)
 
 
 def train(workload, label, model, opt, x, loss_fn):
@@ -82,8 +86,32 @@ def main():
     train("W5", "CNN SGD-momentum", cnn, torch.optim.SGD(cnn.parameters(), 0.01, momentum=0.9),
           torch.randn(64, 1, 28, 28, device=DEV), lambda out: F.cross_entropy(out, y5))
     layer = nn.TransformerEncoderLayer(256, 8, dim_feedforward=1024, dropout=0.0, batch_first=True).to(DEV)
-    train("W6", "TransformerEncoderLayer AdamW", layer, torch.optim.AdamW(layer.parameters(), 1e-3),
-          torch.randn(16, 128, 256, device=DEV), lambda out: out.mean())
+    opt = torch.optim.AdamW(layer.parameters(), 1e-3)
+    x6 = torch.randn(16, 128, 256, device=DEV)
+    train("W6", "TransformerEncoderLayer AdamW", layer, opt, x6, lambda out: out.mean())
+    if os.environ.get("EMBER_BENCH_PHASES"):
+        phases("W6", layer, opt, x6, lambda out: out.mean())
+
+
+def phases(workload, model, opt, x, loss_fn, steps=30):
+    """Where a step's time goes: forward, backward and the optimizer, each ended by a sync."""
+    times = ([], [], [])
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x))
+        torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        loss.backward()
+        torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        opt.step()
+        torch.cuda.synchronize()
+        t3 = time.perf_counter()
+        for v, d in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
+            v.append(d * 1e3)
+    for name, v in zip(("forward", "backward", "optimizer"), times):
+        emit(workload, f"phase {name}", statistics.median(v), "ms")
 
 
 if __name__ == "__main__":

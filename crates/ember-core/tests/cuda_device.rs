@@ -184,6 +184,40 @@ device_tests! {
         Ok(())
     }
 
+    fn fused_adam_step_matches_cpu(dev) {
+        use ember_core::ops::fused_adam::AdamStep;
+        // the GPU kernel is opt-in until this test has passed on a GPU (cuda/ops/optim.rs)
+        ember_core::cuda::set_fused_adam(true);
+        // plain Adam, AdamW with amsgrad, L2 decay while maximizing
+        let variants = [(None, 0.0, false, false), (Some(0.99f32), 0.0, false, true), (None, 0.01, true, false)];
+        for (decay_factor, l2, maximize, amsgrad) in variants {
+            same_on(dev, 1e-5, |d| {
+                let p = seeded(&[1000], 20).to(d)?;
+                let (m, v) = (Tensor::zeros_like(&p), Tensor::zeros_like(&p));
+                let vmax = amsgrad.then(|| Tensor::zeros_like(&p));
+                for t in 1..=3 {
+                    let step = AdamStep {
+                        decay_factor,
+                        l2,
+                        maximize,
+                        one_minus_beta1: 0.1,
+                        beta2: 0.999,
+                        one_minus_beta2: 0.001,
+                        bias_correction2_sqrt: (1.0 - 0.999f32.powi(t)).sqrt(),
+                        eps: 1e-8,
+                        step_size: 1e-2 / (1.0 - 0.9f32.powi(t)),
+                    };
+                    let g = seeded(&[1000], 20 + t as u64).to(d)?;
+                    assert!(Tensor::adam_step_(&p, &g, &m, &v, vmax.as_ref(), &step)?, "the fused path ran");
+                }
+                let mut parts = vec![p, m, v];
+                parts.extend(vmax);
+                Tensor::cat(&parts, 0)
+            })?;
+        }
+        Ok(())
+    }
+
     fn mixing_devices_is_an_error(dev) {
         if dev == Device::Cpu {
             return Ok(());

@@ -2,6 +2,7 @@
 //! path, including the order of the bias corrections).
 
 use crate::optimizer::{adjusted_grad, check, GroupConfig, Optim, ParamState};
+use ember_core::ops::fused_adam::AdamStep;
 use ember_core::{Result, Tensor};
 
 /// Hyper-parameters of Adam / AdamW.
@@ -157,34 +158,18 @@ impl GroupConfig for AdamConfig {
         let decay = c.weight_decay != 0.0 && c.decoupled_weight_decay;
         let coupled_wd = if c.decoupled_weight_decay { 0.0 } else { c.weight_decay };
         if fused {
-            let (w1, b2f, c2) = ((1.0 - b1) as f32, b2 as f32, (1.0 - b2) as f32);
-            let (wd, decay_f, max) = (coupled_wd as f32, (1.0 - c.lr * c.weight_decay) as f32, c.maximize);
-            let (bc2s, eps, neg_ss) = (bc2_sqrt as f32, c.eps as f32, -step_size as f32);
-            let body = |o: &mut [f32], gi: f32| {
-                // o = [p, m, v, (vmax)]
-                if decay {
-                    o[0] *= decay_f;
-                }
-                let mut d = if max { -gi } else { gi };
-                if wd != 0.0 {
-                    d += wd * o[0];
-                }
-                o[1] += w1 * (d - o[1]);
-                o[2] = o[2] * b2f + c2 * d * d;
-                let second = if o.len() == 4 {
-                    o[3] = o[3].max(o[2]);
-                    o[3]
-                } else {
-                    o[2]
-                };
-                let denom = second.sqrt() / bc2s + eps;
-                o[0] += neg_ss * o[1] / denom;
+            let step = AdamStep {
+                decay_factor: decay.then_some((1.0 - c.lr * c.weight_decay) as f32),
+                l2: coupled_wd as f32,
+                maximize: c.maximize,
+                one_minus_beta1: (1.0 - b1) as f32,
+                beta2: b2 as f32,
+                one_minus_beta2: (1.0 - b2) as f32,
+                bias_correction2_sqrt: bc2_sqrt as f32,
+                eps: c.eps as f32,
+                step_size: step_size as f32,
             };
-            let done = match &vmax {
-                Some(vm) => Tensor::fused_update_f32([p, &m, &v, vm], [g], |o, i| body(o, i[0]))?,
-                None => Tensor::fused_update_f32([p, &m, &v], [g], |o, i| body(o, i[0]))?,
-            };
-            if done {
+            if Tensor::adam_step_(p, g, &m, &v, vmax.as_ref(), &step)? {
                 return Ok(());
             }
         }

@@ -5,7 +5,7 @@
 
 use crate::harness::{bench, emit};
 use ember_bench::models::{mlp, Cnn};
-use ember_core::{Device, Result, Tensor};
+use ember_core::{DType, Device, Result, Tensor};
 use ember_nn::functional::{cross_entropy, CrossEntropyOptions};
 use ember_nn::{Module, TransformerEncoderLayer, TransformerMasks, TransformerOptions};
 use ember_optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
@@ -21,6 +21,10 @@ fn sync(dev: Device) -> Result<()> {
 }
 
 pub fn run(id: &str, threads: usize, dev: Device) {
+    // the opt-in GPU paths that still wait for a GPU run to be measured (see the README)
+    if std::env::var("EMBER_BENCH_FUSED_ADAM").as_deref() == Ok("1") {
+        ember_core::cuda::set_fused_adam(true);
+    }
     let r = match id {
         "W1" => w1(threads, dev),
         "W4" => w4(threads, dev),
@@ -39,10 +43,17 @@ pub fn run(id: &str, threads: usize, dev: Device) {
     }
 }
 
+/// W1 in f32 (TF32 off unless `set_allow_tf32`) at every size, then bf16 on tensor cores (f32
+/// accumulation) at the sizes where a GPU is busy enough to measure it (labels `bf16 n=...`).
 fn w1(threads: usize, dev: Device) -> Result<()> {
-    for n in [128usize, 512, 1024, 2048, 4096] {
-        let a = Tensor::randn(&[n, n]).to(dev)?;
-        let b = Tensor::randn(&[n, n]).to(dev)?;
+    let sizes = [128usize, 512, 1024, 2048, 4096];
+    let runs = sizes
+        .iter()
+        .map(|&n| (n, DType::F32, format!("n={n}")))
+        .chain(sizes[2..].iter().map(|&n| (n, DType::BF16, format!("bf16 n={n}"))));
+    for (n, dtype, label) in runs {
+        let a = Tensor::randn(&[n, n]).to_dtype(dtype)?.to(dev)?;
+        let b = Tensor::randn(&[n, n]).to_dtype(dtype)?.to(dev)?;
         let mut err = None;
         let st = bench(
             || {
@@ -60,14 +71,7 @@ fn w1(threads: usize, dev: Device) -> Result<()> {
         let flop = 2.0 * (n as f64).powi(3);
         let extra = serde_json::json!({"device": dev.to_string(), "median_ms": st.median * 1e3,
             "tf32": ember_core::cuda::allow_tf32()});
-        emit(
-            "W1",
-            &format!("n={n}"),
-            flop / st.median / 1e9,
-            "GFLOP/s",
-            threads,
-            extra,
-        );
+        emit("W1", &label, flop / st.median / 1e9, "GFLOP/s", threads, extra);
     }
     Ok(())
 }
@@ -144,5 +148,31 @@ fn w6(threads: usize, dev: Device) -> Result<()> {
         opt.zero_grad();
         layer.forward_with(&x, &masks)?.mean_all()?.backward()?;
         opt.step()
-    })
+    })?;
+    if std::env::var_os("EMBER_BENCH_PHASES").is_some() {
+        // where a step's time goes: forward, backward and the optimizer, each ended by a sync
+        let mut times = [Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..30 {
+            let t0 = std::time::Instant::now();
+            opt.zero_grad();
+            let loss = layer.forward_with(&x, &masks)?.mean_all()?;
+            sync(dev)?;
+            let t1 = std::time::Instant::now();
+            loss.backward()?;
+            sync(dev)?;
+            let t2 = std::time::Instant::now();
+            opt.step()?;
+            sync(dev)?;
+            let t3 = std::time::Instant::now();
+            for (v, d) in times.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+                v.push(d.as_secs_f64() * 1e3);
+            }
+        }
+        for (name, mut v) in ["forward", "backward", "optimizer"].into_iter().zip(times) {
+            v.sort_by(f64::total_cmp);
+            let extra = serde_json::json!({"device": dev.to_string()});
+            emit("W6", &format!("phase {name}"), v[v.len() / 2], "ms", threads, extra);
+        }
+    }
+    Ok(())
 }

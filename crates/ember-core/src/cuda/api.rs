@@ -133,6 +133,20 @@ pub fn allow_tf32() -> bool {
     ALLOW_TF32.load(Ordering::Relaxed)
 }
 
+static FUSED_ADAM: AtomicBool = AtomicBool::new(false);
+
+/// Let `Tensor::adam_step_` (the fused path of ember-optim's Adam/AdamW) run its one-kernel
+/// update on GPU tensors. Off by default: the kernel has not run on a GPU yet (see
+/// `cuda/ops/optim.rs`); off, GPU parameters take the composite update.
+pub fn set_fused_adam(enabled: bool) {
+    FUSED_ADAM.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether GPU Adam steps use the fused kernel (see [`set_fused_adam`]).
+pub fn fused_adam() -> bool {
+    FUSED_ADAM.load(Ordering::Relaxed)
+}
+
 #[cfg(not(feature = "cuda"))]
 fn no_backend(op: &'static str, ordinal: usize) -> Error {
     Error::Device {

@@ -8,12 +8,16 @@
 //! needed. `synchronize` waits for the stream.
 
 use crate::cuda::alloc::CachingAllocator;
+use crate::cuda::ops::matmul_lt::LtHandle;
 use crate::error::{Error, Result};
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream, PinnedHostSlice};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+
+/// Bytes of the cuBLAS workspace (32 MiB, PyTorch's choice for Hopper GPUs).
+const BLAS_WORKSPACE: usize = 32 << 20;
 
 pub(crate) struct Gpu {
     pub ordinal: usize,
@@ -23,6 +27,9 @@ pub(crate) struct Gpu {
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<String, CudaFunction>>,
     blas: Mutex<Option<CudaBlas>>,
+    /// cuBLASLt for half-precision products: None until first asked for, then Some(None)
+    /// where it cannot be used.
+    blas_lt: Mutex<Option<Option<LtHandle>>>,
     /// Page-locked host memory that transfers go through (grown on demand, reused).
     pub staging: Mutex<Option<PinnedHostSlice<u8>>>,
 }
@@ -100,6 +107,7 @@ impl Gpu {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             blas: Mutex::new(None),
+            blas_lt: Mutex::new(None),
             staging: Mutex::new(None),
         }))
     }
@@ -168,8 +176,32 @@ impl Gpu {
                 return Err(self.err("matmul", "the cuBLAS library (libcublas.so.13) could not be loaded"));
             }
             let blas = CudaBlas::new(self.stream.clone()).map_err(|e| self.err("matmul", format!("{e:?}")))?;
+            // A workspace of the size PyTorch gives cuBLAS on Hopper, so cuBLAS may pick the
+            // same (split-K) kernels. It lives as long as the handle, i.e. the process.
+            // SAFETY: the context is current (callers bind it first); the pointer is a fresh
+            // device allocation of BLAS_WORKSPACE bytes that is never freed.
+            unsafe {
+                let ws = cudarc::driver::result::malloc_sync(BLAS_WORKSPACE)
+                    .map_err(|e| self.err("matmul", format!("cuBLAS workspace: {e:?}")))?;
+                cudarc::cublas::sys::cublasSetWorkspace_v2(*blas.handle(), ws as *mut std::ffi::c_void, BLAS_WORKSPACE)
+                    .result()
+                    .map_err(|e| self.err("matmul", format!("cuBLAS workspace: {e:?}")))?;
+            }
             *guard = Some(blas);
         }
         f(guard.as_ref().expect("set above"))
+    }
+
+    /// Run `f` with this GPU's cuBLASLt handle (created on first use); `Ok(None)` where
+    /// cuBLASLt cannot be used, so the caller falls back to cuBLAS.
+    pub(crate) fn with_blas_lt<T>(&self, f: impl FnOnce(&LtHandle) -> Result<T>) -> Result<Option<T>> {
+        let mut guard = self.blas_lt.lock();
+        if guard.is_none() {
+            *guard = Some(LtHandle::new(self)?);
+        }
+        match guard.as_ref().expect("set above") {
+            Some(h) => f(h).map(Some),
+            None => Ok(None),
+        }
     }
 }

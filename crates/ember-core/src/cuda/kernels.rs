@@ -21,6 +21,8 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("pool", include_str!("kernels/pool.cu")),
     ("resample", include_str!("kernels/resample.cu")),
     ("rng", include_str!("kernels/rng.cu")),
+    ("matmul", include_str!("kernels/matmul.cu")),
+    ("optim", include_str!("kernels/optim.cu")),
 ];
 
 /// The full text NVRTC compiles for module `name` (the common header plus the file).
@@ -65,6 +67,8 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("adaptive_avg_pool2d", "resample"),
         ("upsample_", "resample"),
         ("rand_", "rng"),
+        ("matmul_int_", "matmul"),
+        ("adam_", "optim"),
     ];
     prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)
 }

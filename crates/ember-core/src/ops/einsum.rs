@@ -97,7 +97,10 @@ fn take_diagonals(mut t: Tensor, mut labels: Vec<usize>, operand: usize) -> Resu
         let mut eye_shape = vec![1; t.ndim()];
         eye_shape[p] = n;
         eye_shape[q] = n;
-        let eye = Tensor::eye(n).to_dtype(t.dtype())?.reshape_to(&eye_shape)?;
+        let eye = Tensor::eye(n)
+            .to_dtype(t.dtype())?
+            .to(t.device())?
+            .reshape_to(&eye_shape)?;
         t = t.mul(&eye)?.sum(q as isize, false)?;
         labels.remove(q);
     }

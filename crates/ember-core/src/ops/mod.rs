@@ -7,6 +7,7 @@ pub mod compare;
 pub mod conv;
 pub mod creation;
 pub mod einsum;
+pub mod fused_adam;
 pub mod index;
 pub mod inplace;
 pub mod join;

@@ -481,7 +481,7 @@ fn prod_grad(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     one_shape.push(1);
     flat_shape.push(n);
     let flat = moved.reshape_to(&flat_shape)?;
-    let ones = Tensor::ones_dtype(&one_shape, x.dtype())?;
+    let ones = Tensor::ones_dtype(&one_shape, x.dtype())?.to(x.device())?;
     let before = Tensor::cat(&[ones.clone(), flat.narrow(-1, 0, n - 1)?], -1)?.cumprod(-1)?;
     let after = Tensor::cat(&[flat.narrow(-1, 1, n - 1)?, ones], -1)?
         .flip(&[-1])?

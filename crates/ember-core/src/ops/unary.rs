@@ -401,10 +401,11 @@ impl Tensor {
                 return self.finish_unary(op, out);
             }
             if op.keeps_int() {
-                return Err(crate::cuda::not_on_cuda(
-                    op.name(),
-                    format!("integer input ({})", self.dtype()),
-                ));
+                return match self.dtype() {
+                    DType::Bool if op == Unary::Sign => Ok(self.detach_copy()),
+                    DType::Bool => self.to_dtype(DType::I64)?.unary(op),
+                    _ => crate::cuda::ops::unary_int(self, op),
+                };
             }
         }
         if op == Unary::Sign && self.dtype() == DType::Bool {

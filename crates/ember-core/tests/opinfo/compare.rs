@@ -29,6 +29,12 @@ pub fn tolerance(dtype: DType, kind: Kind) -> (f64, f64) {
 /// Check `got` against PyTorch's `want`: same shape, same dtype, values within `tolerance`
 /// (NaN matches NaN, infinities must match exactly). Returns a description of the mismatch.
 pub fn check(got: &Tensor, want: &Tensor, kind: Kind) -> Result<(), String> {
+    check_scaled(got, want, kind, 1.0)
+}
+
+/// [`check`] with the float tolerance multiplied by `scale` (the GPU suite: kernels that sum in
+/// another order than PyTorch's CPU kernels, or use the fast transcendental functions).
+pub fn check_scaled(got: &Tensor, want: &Tensor, kind: Kind, scale: f64) -> Result<(), String> {
     if got.shape() != want.shape() {
         return Err(format!("shape {:?}, expected {:?}", got.shape(), want.shape()));
     }
@@ -45,6 +51,7 @@ pub fn check(got: &Tensor, want: &Tensor, kind: Kind) -> Result<(), String> {
         return describe(&bad, &g, &w, 0.0);
     }
     let (rtol, atol) = tolerance(want.dtype(), kind);
+    let (rtol, atol) = (rtol * scale, atol * scale);
     let mut worst = 0.0f64;
     let bad: Vec<usize> = (0..g.len())
         .filter(|&i| {

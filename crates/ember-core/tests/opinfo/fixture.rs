@@ -39,9 +39,14 @@ impl Case {
     }
 }
 
-/// The fixture directory (`<repo>/tests/fixtures/ops`).
+/// The fixture directory (`<repo>/tests/fixtures/ops`). Cargo sets `CARGO_MANIFEST_DIR` when it
+/// runs a test too; the build-time path is the fallback, and setting the variable lets a test
+/// binary built elsewhere (for the GPU machine) find the fixtures in another checkout.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ops")
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.join("../../tests/fixtures/ops")
 }
 
 /// Every fixture file, keyed by op name. Panics on unreadable files: they are committed data.

@@ -34,7 +34,7 @@ __device__ __forceinline__ T unary_op(int op, T x, T a, T b) {
     switch (op) {
         case 0: return -x;                                                // neg
         case 1: return m_fabs(x);                                         // abs
-        case 2: return x > zero ? one : (x < zero ? -one : x);            // sign (keeps 0 and NaN)
+        case 2: return x > zero ? one : (x < zero ? -one : zero);         // sign (NaN and -0 give 0)
         case 3: return m_exp(x);
         case 4: return m_exp2(x);
         case 5: return m_log(x);
@@ -67,7 +67,11 @@ __device__ __forceinline__ T unary_op(int op, T x, T a, T b) {
         case 26: return m_floor(x);
         case 27: return m_ceil(x);
         case 28: return m_rint(x);                                        // round half to even
-        case 29: return x != x ? x : (x < a ? a : (x > b ? b : x));       // clamp(a, b)
+        case 29: {                                                        // clamp(a, b): max, then min
+            if (x != x) return x;                                         // (b wins when a > b)
+            T y = x < a ? a : x;
+            return y > b ? b : y;
+        }
         case 30: return m_pow(x, a);                                      // pow(x, scalar)
         default: return x;
     }
@@ -91,17 +95,31 @@ __device__ __forceinline__ T binary_op(int op, T x, T y) {
     }
 }
 
-// Integer arithmetic (no div/pow: those promote to float on the Rust side).
-template <typename T>
+// Integer arithmetic (no div: it promotes to float on the Rust side), wrapping around as on the
+// CPU: + - * and pow run in the unsigned type UT, where overflow is defined.
+template <typename T, typename UT>
 __device__ __forceinline__ T binary_int_op(int op, T x, T y) {
     switch (op) {
-        case 0: return x + y;
-        case 1: return x - y;
-        case 2: return x * y;
+        case 0: return (T)((UT)x + (UT)y);
+        case 1: return (T)((UT)x - (UT)y);
+        case 2: return (T)((UT)x * (UT)y);
         case 4: {                                                         // Python remainder
             if (y == 0) return 0;
             T r = x % y;
             return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+        }
+        case 5: {                                                         // pow
+            if (y < (T)0) {                      // 1 / x^|y| truncated: 0 unless x is 1 or -1
+                if (x == (T)1) return x;
+                if (x == (T)-1) return (y % 2 == 0) ? (T)1 : x;
+                return (T)0;
+            }
+            UT r = 1, base = (UT)x;
+            for (u64 e = (u64)y; e != 0; e >>= 1) {
+                if (e & 1) r = (UT)(r * base);
+                base = (UT)(base * base);
+            }
+            return (T)r;
         }
         case 6: return x > y ? x : y;
         case 7: return x < y ? x : y;
@@ -122,15 +140,38 @@ __device__ __forceinline__ T binary_int_op(int op, T x, T y) {
 FLOAT_ELEMENTWISE(float, f32)
 FLOAT_ELEMENTWISE(double, f64)
 
-#define INT_ELEMENTWISE(T, SUF)                                                                        \
+// The unary ops that keep integers (Unary::keeps_int): neg, abs, sign, square, relu, the
+// roundings (identity), clamp(a, b). neg/abs/square wrap around as on the CPU, computed in the
+// unsigned type UT so the overflow is defined.
+template <typename T, typename UT>
+__device__ __forceinline__ T unary_int_op(int op, T x, double a, double b) {
+    switch (op) {
+        case 0: return (T)((UT)0 - (UT)x);                                // neg
+        case 1: return x < (T)0 ? (T)((UT)0 - (UT)x) : x;                 // abs
+        case 2: return x > (T)0 ? (T)1 : (x < (T)0 ? (T)-1 : (T)0);       // sign
+        case 11: return (T)((UT)x * (UT)x);                               // square
+        case 18: return x > (T)0 ? x : (T)0;                              // relu
+        case 29: {                                                        // clamp(a, b)
+            T y = (double)x < a ? (T)a : x;
+            return (double)y > b ? (T)b : y;
+        }
+        default: return x;                                                // floor, ceil, round
+    }
+}
+
+#define INT_ELEMENTWISE(T, UT, SUF)                                                                    \
+    extern "C" __global__ void unary_int_##SUF(T* out, const T* x, Strided sx, i64 n, int op, double a, \
+                                               double b) {                                             \
+        GRID_STRIDE(i, n) { out[i] = unary_int_op<T, UT>(op, x[strided_offset(sx, i)], a, b); }         \
+    }                                                                                                  \
     extern "C" __global__ void binary_##SUF(T* out, const T* x, Strided sx, const T* y, Strided sy,    \
                                             i64 n, int op) {                                           \
-        GRID_STRIDE(i, n) { out[i] = binary_int_op<T>(op, x[strided_offset(sx, i)], y[strided_offset(sy, i)]); } \
+        GRID_STRIDE(i, n) { out[i] = binary_int_op<T, UT>(op, x[strided_offset(sx, i)], y[strided_offset(sy, i)]); } \
     }                                                                                                  \
     extern "C" __global__ void neg_##SUF(T* out, const T* x, Strided sx, i64 n) {                      \
         GRID_STRIDE(i, n) { out[i] = -x[strided_offset(sx, i)]; }                                      \
     }
 
-INT_ELEMENTWISE(int, i32)
-INT_ELEMENTWISE(i64, i64)
-INT_ELEMENTWISE(u8, u8)
+INT_ELEMENTWISE(int, u32, i32)
+INT_ELEMENTWISE(i64, u64, i64)
+INT_ELEMENTWISE(u8, u8, u8)

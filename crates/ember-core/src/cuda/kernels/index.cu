@@ -63,6 +63,12 @@ extern "C" __global__ void check_indices(const i64* idx, Strided si, i64 count, 
     }
 }
 
+// One name for the atomic adds of every accumulating dtype (i64 adds as unsigned: the same bits).
+__device__ __forceinline__ void atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(double* p, double v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(int* p, int v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(i64* p, i64 v) { atomicAdd((u64*)p, (u64)v); }
+
 // `out` is a contiguous tensor (a copy of `self`) with shape `oshape` given in `so`;
 // `src` and `idx` share the index's shape (si.shape).
 #define SCATTER_ADD(T, SUF)                                                                              \
@@ -71,7 +77,7 @@ extern "C" __global__ void check_indices(const i64* idx, Strided si, i64 count, 
         GRID_STRIDE(i, n) {                                                                              \
             i64 j = idx[strided_offset(si, i)];                                                          \
             if (!fix_index(j, so.shape[dim], bad)) continue;                                             \
-            atomicAdd(out + offset_with(so, si.shape, si.ndim, dim, i, j), src[strided_offset(ss, i)]);  \
+            atomic_add(out + offset_with(so, si.shape, si.ndim, dim, i, j), src[strided_offset(ss, i)]); \
         }                                                                                                \
     }                                                                                                    \
     /* index_add along the middle axis: out (outer, n, inner) += src (outer, k, inner) at idx (k) */     \
@@ -80,12 +86,14 @@ extern "C" __global__ void check_indices(const i64* idx, Strided si, i64 count, 
         GRID_STRIDE(i, outer * k * inner) {                                                              \
             i64 c = i % inner, r = (i / inner) % k, o = i / (inner * k);                                 \
             i64 j = idx[r];                                                                              \
-            if (fix_index(j, n, bad)) atomicAdd(out + (o * n + j) * inner + c, src[i]);                  \
+            if (fix_index(j, n, bad)) atomic_add(out + (o * n + j) * inner + c, src[i]);                 \
         }                                                                                                \
     }
 
 SCATTER_ADD(float, f32)
 SCATTER_ADD(double, f64)
+SCATTER_ADD(int, i32)
+SCATTER_ADD(i64, i64)
 
 // scatter (assignment): out[p with coordinate `dim` replaced by idx[p]] = src[p]. Duplicate
 // indices leave one of the written values (which one is unspecified, as in PyTorch).

@@ -205,6 +205,30 @@ pub(crate) fn unary(t: &Tensor, op: Unary) -> Result<Tensor> {
     Ok(tensor(out, t.shape()))
 }
 
+/// An integer unary op that keeps the dtype (`Unary::keeps_int`: neg, abs, sign, square, relu,
+/// the roundings, clamp with integral bounds) on an i64/i32/u8 tensor.
+pub(crate) fn unary_int(t: &Tensor, op: Unary) -> Result<Tensor> {
+    if !matches!(t.dtype(), DType::I64 | DType::I32 | DType::U8) {
+        return Err(not_on_cuda(op.name(), format!("dtype {}", t.dtype())));
+    }
+    let g = gpu_of(t)?;
+    let n = t.numel();
+    let out = DeviceBuffer::alloc(g, t.dtype(), n)?;
+    if n > 0 {
+        let (code, a, b) = unary_code(op);
+        let (o, x, sx, n64) = (out.ptr(), ptr(t)?, Strided::new(op.name(), t.layout())?, n as i64);
+        // unary_int_<T>(T* out, const T* x, Strided sx, i64 n, int op, double a, double b)
+        launch!(
+            g,
+            op.name(),
+            format!("unary_int_{}", suffix(t.dtype())),
+            grid(n),
+            [&o, &x, &sx, &n64, &code, &a, &b]
+        )?;
+    }
+    Ok(tensor(out, t.shape()))
+}
+
 fn binary_code(op: Binary) -> i32 {
     match op {
         Binary::Add => 0,
@@ -218,17 +242,22 @@ fn binary_code(op: Binary) -> i32 {
     }
 }
 
-/// `a op b` with both operands already in the compute dtype and broadcast to `shape` (their
-/// layouts `la`, `lb`). Floats take every op; integers add/sub/mul/rem/maximum/minimum.
+/// `a op b` with both operands already in the compute dtype (f32/f64 for floats, as
+/// `ops::binary` converts f16/bf16) and broadcast to `shape` (their layouts `la`, `lb`). Floats
+/// take every op; integers every op but div (which promotes); bools add (or), mul (and),
+/// maximum and minimum, computed as u8.
 pub(crate) fn binary(op: Binary, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout, shape: &[usize]) -> Result<Tensor> {
     let d = a.dtype();
-    let int_ok = matches!(
-        op,
-        Binary::Add | Binary::Sub | Binary::Mul | Binary::Rem | Binary::Maximum | Binary::Minimum
-    );
     match d {
         DType::F32 | DType::F64 => {}
-        DType::U8 | DType::I32 | DType::I64 if int_ok => {}
+        DType::U8 | DType::I32 | DType::I64 if op != Binary::Div => {}
+        DType::Bool if matches!(op, Binary::Add | Binary::Mul | Binary::Maximum | Binary::Minimum) => {
+            // 0/1 bytes: a sum of 2 casts back to true, so add is `or` and mul is `and`
+            let (a8, b8) = (cast(a, DType::U8)?, cast(b, DType::U8)?);
+            let la8 = a8.layout().broadcast_to(op.name(), shape)?;
+            let lb8 = b8.layout().broadcast_to(op.name(), shape)?;
+            return cast(&binary(op, &a8, &la8, &b8, &lb8, shape)?, DType::Bool);
+        }
         d => return Err(not_on_cuda(op.name(), format!("dtype {d}"))),
     }
     let g = gpu_of(a)?;

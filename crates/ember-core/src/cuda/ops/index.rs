@@ -135,10 +135,23 @@ pub(crate) fn scatter_add(
     index: &Tensor,
     src: &Tensor,
 ) -> Result<Tensor> {
-    if !matches!(src.dtype(), DType::F32 | DType::F64) {
-        return Err(not_on_cuda("scatter_add", format!("dtype {}", src.dtype())));
+    if let Some(wide) = accumulation_dtype(src.dtype()) {
+        let base = base.map(|b| super::cast(b, wide)).transpose()?;
+        let out = scatter_add(base.as_ref(), shape, d, index, &super::cast(src, wide)?)?;
+        return super::cast(&out, src.dtype());
     }
     scatter_with("scatter_add", base, shape, d, index, src)
+}
+
+/// The dtype the atomic-add kernels (f32, f64, i32, i64) accumulate `d` in, when `d` has none of
+/// its own: f16/bf16 in f32 (rounded once at the end), u8 in i32 (the cast back wraps mod 256,
+/// as u8 adds do), bool in i32 (any nonzero sum casts back to true: `or`).
+fn accumulation_dtype(d: DType) -> Option<DType> {
+    match d {
+        DType::F16 | DType::BF16 => Some(DType::F32),
+        DType::U8 | DType::Bool => Some(DType::I32),
+        DType::F32 | DType::F64 | DType::I32 | DType::I64 => None,
+    }
 }
 
 /// `base` (or zeros of `shape`) with `src` written at `index` along `d` (any dtype).
@@ -210,8 +223,13 @@ pub(crate) fn index_add(
     source: &Tensor,
 ) -> Result<Tensor> {
     const OP: &str = "index_add";
-    if !matches!(source.dtype(), DType::F32 | DType::F64) || shape.is_empty() {
-        return Err(not_on_cuda(OP, format!("dtype {} / shape {shape:?}", source.dtype())));
+    if shape.is_empty() {
+        return Err(not_on_cuda(OP, "0-dim input"));
+    }
+    if let Some(wide) = accumulation_dtype(source.dtype()) {
+        let base = base.map(|b| super::cast(b, wide)).transpose()?;
+        let out = index_add(base.as_ref(), shape, d, index, &super::cast(source, wide)?)?;
+        return super::cast(&out, source.dtype());
     }
     let g = gpu_of(source)?;
     let idx = contiguous(&index_i64(OP, index)?)?;

@@ -1,6 +1,7 @@
 //! Batched matmul through cuBLAS (`cublasGemmStridedBatchedEx`): f32 (TF32 tensor cores only
 //! with `ember::cuda::set_allow_tf32(true)`), f64, and f16/bf16 on tensor cores with f32
-//! accumulation. Integer matmul is not offered by cuBLAS and errors.
+//! accumulation (through cuBLASLt where it loads: `matmul_lt.rs`). Integer products, which
+//! cuBLAS lacks, run a plain kernel (matmul.cu).
 //!
 //! cuBLAS is column-major. A row-major m x n matrix is the column-major n x m transpose, so
 //! `C = A B` is computed as `C^T = B^T A^T`: the operands swap places and no data moves.
@@ -8,6 +9,8 @@
 use super::{gpu_of, ptr, tensor};
 use crate::cuda::api::{allow_tf32, not_on_cuda};
 use crate::cuda::buffer::DeviceBuffer;
+use crate::cuda::launch::{grid, suffix};
+use crate::cuda::ops::matmul_lt::{self, LtOperand};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::shape::Layout;
@@ -86,7 +89,8 @@ pub(crate) fn batched(
         DType::F64 => (cudaDataType::CUDA_R_64F, cublasComputeType_t::CUBLAS_COMPUTE_64F),
         DType::F16 => (cudaDataType::CUDA_R_16F, cublasComputeType_t::CUBLAS_COMPUTE_32F),
         DType::BF16 => (cudaDataType::CUDA_R_16BF, cublasComputeType_t::CUBLAS_COMPUTE_32F),
-        d => return Err(not_on_cuda("matmul", format!("integer matmul ({d}); cuBLAS has none"))),
+        DType::I64 | DType::I32 | DType::U8 => return batched_int(a, la, b, lb, batch, m, k, n),
+        d => return Err(not_on_cuda("matmul", format!("dtype {d}"))),
     };
     let g = gpu_of(a)?;
     let count: usize = batch.iter().product();
@@ -117,38 +121,112 @@ pub(crate) fn batched(
         (&one32 as *const f32 as _, &zero32 as *const f32 as _)
     };
     g.bind()?;
+    if matches!(d, DType::F16 | DType::BF16) {
+        let lt_operand = |o: &Operand| LtOperand {
+            ptr: o.ptr,
+            transposed: o.trans == cublasOperation_t::CUBLAS_OP_T,
+            ld: o.ld as i64,
+            batch_stride: o.batch_stride,
+        };
+        let (lb_, la_) = (lt_operand(&ob), lt_operand(&oa));
+        let done =
+            g.with_blas_lt(|h| matmul_lt::gemm(g, h, d == DType::BF16, &lb_, &la_, out.ptr(), (n, m, k), count))?;
+        if done.is_some() {
+            return Ok(tensor(out, &shape));
+        }
+    }
     g.with_blas(|blas| {
         // SAFETY: pointers address live buffers (kept by `oa`/`ob`/`out`) sized by the shape
         // rule; leading dims and batch strides were derived from the layouts above; alpha/beta
         // are host scalars of the compute type (f64 for f64, f32 otherwise).
         unsafe {
-            cudarc::cublas::result::gemm_strided_batched_ex(
-                *blas.handle(),
-                ob.trans,
-                oa.trans,
-                n as i32,
-                m as i32,
-                k as i32,
-                alpha,
-                ob.ptr as *const c_void,
-                data_type,
-                ob.ld,
-                ob.batch_stride,
-                oa.ptr as *const c_void,
-                data_type,
-                oa.ld,
-                oa.batch_stride,
-                beta,
-                out.ptr() as *mut c_void,
-                data_type,
-                n as i32,
-                (m * n) as i64,
-                count as i32,
-                compute,
-                cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
-            )
+            if count == 1 {
+                // the plain GEMM entry point: cuBLAS's heuristics can differ for the batched one
+                cudarc::cublas::result::gemm_ex(
+                    *blas.handle(),
+                    ob.trans,
+                    oa.trans,
+                    n as i32,
+                    m as i32,
+                    k as i32,
+                    alpha,
+                    ob.ptr as *const c_void,
+                    data_type,
+                    ob.ld,
+                    oa.ptr as *const c_void,
+                    data_type,
+                    oa.ld,
+                    beta,
+                    out.ptr() as *mut c_void,
+                    data_type,
+                    n as i32,
+                    compute,
+                    cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+                )
+            } else {
+                cudarc::cublas::result::gemm_strided_batched_ex(
+                    *blas.handle(),
+                    ob.trans,
+                    oa.trans,
+                    n as i32,
+                    m as i32,
+                    k as i32,
+                    alpha,
+                    ob.ptr as *const c_void,
+                    data_type,
+                    ob.ld,
+                    ob.batch_stride,
+                    oa.ptr as *const c_void,
+                    data_type,
+                    oa.ld,
+                    oa.batch_stride,
+                    beta,
+                    out.ptr() as *mut c_void,
+                    data_type,
+                    n as i32,
+                    (m * n) as i64,
+                    count as i32,
+                    compute,
+                    cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+                )
+            }
         }
         .map_err(|e| g.err("matmul", format!("cuBLAS gemm failed: {e:?}")))
     })?;
+    Ok(tensor(out, &shape))
+}
+
+/// The integer product (matmul.cu's `matmul_int_*`, one thread per output element), on
+/// contiguous copies of the broadcast operands. Same arguments as [`batched`].
+#[allow(clippy::too_many_arguments)]
+fn batched_int(
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Tensor> {
+    let g = gpu_of(a)?;
+    let count: usize = batch.iter().product();
+    let mut shape = batch.to_vec();
+    shape.extend([m, n]);
+    let out = DeviceBuffer::alloc(g, a.dtype(), count * m * n)?;
+    if count * m * n > 0 {
+        let ac = super::contiguous(&a.view_with_layout(la.clone()))?;
+        let bc = super::contiguous(&b.view_with_layout(lb.clone()))?;
+        let (o, x, y) = (out.ptr(), ptr(&ac)?, ptr(&bc)?);
+        let (c64, m64, k64, n64) = (count as i64, m as i64, k as i64, n as i64);
+        // matmul_int_<T>(T* out, const T* a, const T* b, i64 batch, i64 m, i64 k, i64 n)
+        launch!(
+            g,
+            "matmul",
+            format!("matmul_int_{}", suffix(a.dtype())),
+            grid(count * m * n),
+            [&o, &x, &y, &c64, &m64, &k64, &n64]
+        )?;
+    }
     Ok(tensor(out, &shape))
 }

@@ -27,6 +27,8 @@ pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod matmul;
+pub(crate) mod matmul_lt;
+pub(crate) mod optim;
 pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod resample;
@@ -36,7 +38,7 @@ pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod sort;
 
-pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary};
+pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary, unary_int};
 
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::device::Gpu;

@@ -37,8 +37,14 @@ unsafe impl DeviceRepr for PoolGeom {}
 
 /// Values and flat `h * W + w` indices (i64) of max pooling over the last two dims of `x`.
 pub(crate) fn max_pool2d(x: &Tensor, win: &Window) -> Result<(Tensor, Tensor)> {
-    if !matches!(x.dtype(), DType::F32 | DType::F64) {
-        return Err(not_on_cuda("max_pool2d", format!("dtype {}", x.dtype())));
+    match x.dtype() {
+        DType::F32 | DType::F64 => {}
+        // in f32: the maximum is one of the inputs, so the round trip is exact
+        DType::F16 | DType::BF16 => {
+            let (vals, idx) = max_pool2d(&super::cast(x, DType::F32)?, win)?;
+            return Ok((super::cast(&vals, x.dtype())?, idx));
+        }
+        d => return Err(not_on_cuda("max_pool2d", format!("dtype {d}"))),
     }
     let nd = x.ndim();
     let planes: usize = x.shape()[..nd - 2].iter().product();
@@ -95,8 +101,13 @@ pub(crate) fn max_pool2d_backward(g: &Tensor, idx: &Tensor, in_shape: &[usize]) 
 /// Average pooling (`adjoint`: its adjoint, the gradient) of every plane of `x`.
 pub(crate) fn avg_pool2d(x: &Tensor, win: &AvgWindow, adjoint: bool) -> Result<Tensor> {
     const OP: &str = "avg_pool2d";
-    if !matches!(x.dtype(), DType::F32 | DType::F64) {
-        return Err(not_on_cuda(OP, format!("dtype {}", x.dtype())));
+    match x.dtype() {
+        DType::F32 | DType::F64 => {}
+        // f16/bf16 average in f32 and round once, as on the CPU
+        DType::F16 | DType::BF16 => {
+            return super::cast(&avg_pool2d(&super::cast(x, DType::F32)?, win, adjoint)?, x.dtype())
+        }
+        d => return Err(not_on_cuda(OP, format!("dtype {d}"))),
     }
     let nd = x.ndim();
     let planes: usize = x.shape()[..nd - 2].iter().product();

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the CUDA test binaries and `ember-bench --features cuda` for a GPU machine without
+# registry access, into DIR (default `.gpu/`, ignored by git): portable x86-64-v3 code (the
+# repository's `.cargo/config.toml` targets this machine's own CPU, which the GPU host may not
+# have), in a target dir of its own. Then, on the GPU machine:
+#
+#   bash tools/cuda_device_check.sh .gpu
+#   .gpu/ember-bench --device cuda && python3 tools/bench_torch_cuda.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-.gpu}"
+export RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/device}"
+SUITES="cuda_kernels cuda_device cuda_device_ops cuda_memory cuda_opinfo"
+mkdir -p "$out"
+# shellcheck disable=SC2046
+cargo test -p ember-core --features cuda --release --no-run $(printf -- '--test %s ' $SUITES) \
+    --message-format json 2>/dev/null |
+    python3 -c '
+import json, shutil, sys
+out = sys.argv[1]
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        name = m["target"]["name"]
+        shutil.copy(m["executable"], out + "/" + name)
+        print("built", name)
+' "$out"
+cargo build --release -p ember-bench --features cuda
+cp "$CARGO_TARGET_DIR/release/ember-bench" "$out/"
+strip "$out"/* 2>/dev/null || true
+ls -la "$out"
