@@ -4,26 +4,15 @@
 
 use ember_core::amp::GradScaler;
 use ember_core::cuda::{self, empty_cache, max_memory_allocated, memory_allocated, memory_reserved};
-use ember_core::{DType, Device, Tensor};
-
-fn gpu() -> Option<Device> {
-    match ember_core::cuda::testing::cuda_skip_reason() {
-        Some(why) if std::env::var("EMBER_REQUIRE_CUDA").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_CUDA=1 but no CUDA device: {why}")
-        }
-        Some(why) => {
-            println!("skipped: no CUDA device ({why})");
-            None
-        }
-        None => Some(Device::Cuda(0)),
-    }
-}
+use ember_core::{DType, Tensor};
 
 /// One test body, so the statistics are not disturbed by other tests of this binary running in
 /// parallel threads.
 #[test]
 fn allocator_statistics_cache_and_out_of_memory() {
-    let Some(dev) = gpu() else { return };
+    let Some(dev) = ember_core::cuda::testing::cuda_or_skip() else {
+        return;
+    };
     cuda::synchronize(0).unwrap();
     let before = memory_allocated(0);
     let bytes = 64 << 20;
@@ -57,7 +46,9 @@ fn allocator_statistics_cache_and_out_of_memory() {
 /// overflow skips the step and halves the scale, as PyTorch's GradScaler does.
 #[test]
 fn grad_scaler_unscales_and_skips_overflowing_steps() {
-    let Some(dev) = gpu() else { return };
+    let Some(dev) = ember_core::cuda::testing::cuda_or_skip() else {
+        return;
+    };
     let w = Tensor::ones_on(&[4], DType::F32, dev).unwrap().requires_grad_(true);
     // PyTorch's default first scale (2^16) overflows f16 itself, so its first steps are
     // skipped; start lower so the first step runs

@@ -21,71 +21,25 @@ mod fixture;
 #[allow(dead_code)]
 #[path = "opinfo/registry.rs"]
 mod registry;
+#[allow(dead_code)]
+#[path = "opinfo/suite.rs"]
+mod suite;
 
 use ember_core::{DType, Device, Tensor};
 use fixture::Case;
 use registry::OpInfo;
-use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use suite::{cases, no_panic};
 
 /// How much wider the float tolerances are than the CPU suite's.
 const GPU_TOLERANCE_SCALE: f64 = 10.0;
 
 /// Ops the CUDA backend does not run for some dtypes, as (start of the case id, why). Such a
-/// case must return `Err`, not a value and not a panic. A listed
-/// case that passes fails the test, so the list stays current.
+/// case must return `Err`, not a value and not a panic. A listed case that passes fails the
+/// test, so the list stays current.
 const NOT_ON_CUDA: &[(&str, &str)] = &[(
     "max_pool2d/i64",
     "ember's max_pool2d takes float tensors only, on every device (a known CPU difference too)",
 )];
-
-struct Suite {
-    ops: Vec<OpInfo>,
-    fixtures: BTreeMap<String, Vec<Case>>,
-}
-
-fn suite() -> &'static Suite {
-    static SUITE: OnceLock<Suite> = OnceLock::new();
-    SUITE.get_or_init(|| {
-        std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
-        Suite {
-            ops: registry::ops(),
-            fixtures: fixture::load_all(),
-        }
-    })
-}
-
-/// `cuda:0`, or None after printing why the test skips (a failure under EMBER_REQUIRE_CUDA=1).
-fn gpu() -> Option<Device> {
-    match ember_core::cuda::testing::cuda_skip_reason() {
-        Some(why) if std::env::var("EMBER_REQUIRE_CUDA").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_CUDA=1 but no CUDA device: {why}")
-        }
-        Some(why) => {
-            println!("skipped: no CUDA device ({why})");
-            None
-        }
-        None => Some(Device::Cuda(0)),
-    }
-}
-
-fn cases() -> impl Iterator<Item = (&'static OpInfo, &'static Case)> {
-    let s = suite();
-    s.ops
-        .iter()
-        .flat_map(move |op| s.fixtures.get(op.name).into_iter().flatten().map(move |c| (op, c)))
-}
-
-fn no_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-        format!("panicked: {}", msg.unwrap_or_else(|| "<non-string payload>".into()))
-    })
-}
 
 /// A failure of one case: a wrong value or a panic, or an `Err` (which is acceptable only for
 /// the cases listed in [`NOT_ON_CUDA`]).
@@ -224,7 +178,9 @@ fn check_grads(op: &OpInfo, case: &Case, dev: Device, non_contiguous: bool) -> R
 
 #[test]
 fn forward_on_cuda_matches_pytorch() {
-    let Some(dev) = gpu() else { return };
+    let Some(dev) = ember_core::cuda::testing::cuda_or_skip() else {
+        return;
+    };
     let (mut n, mut failures) = (0, Vec::new());
     for (op, case) in cases().filter(|(_, c)| !c.error) {
         for non_contiguous in [false, true] {
@@ -240,7 +196,9 @@ fn forward_on_cuda_matches_pytorch() {
 
 #[test]
 fn gradients_on_cuda_match_pytorch() {
-    let Some(dev) = gpu() else { return };
+    let Some(dev) = ember_core::cuda::testing::cuda_or_skip() else {
+        return;
+    };
     let (mut n, mut failures) = (0, Vec::new());
     for (op, case) in cases().filter(|(_, c)| c.diff.contains(&true)) {
         for non_contiguous in [false, true] {
@@ -256,7 +214,9 @@ fn gradients_on_cuda_match_pytorch() {
 
 #[test]
 fn error_inputs_are_rejected_on_cuda() {
-    let Some(dev) = gpu() else { return };
+    let Some(dev) = ember_core::cuda::testing::cuda_or_skip() else {
+        return;
+    };
     let (mut n, mut failures) = (0, Vec::new());
     for (op, case) in cases().filter(|(_, c)| c.error) {
         n += 1;

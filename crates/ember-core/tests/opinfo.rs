@@ -19,14 +19,14 @@ mod compare;
 mod fixture;
 #[path = "opinfo/registry.rs"]
 mod registry;
+#[path = "opinfo/suite.rs"]
+mod suite;
 
 use ember_core::autograd::{gradcheck, gradgradcheck};
 use ember_core::{DType, Tensor};
 use fixture::Case;
 use registry::{Grad, OpInfo};
-use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use suite::{cases, no_panic, suite};
 
 /// Ops PyTorch defines for every tensor (any shape, any dtype): no bad input exists, so they
 /// have no error case. Every other op must have at least one.
@@ -69,43 +69,6 @@ const TOTAL_OPS: &[&str] = &[
     "ge_scalar",
     "nonzero",
 ];
-
-struct Suite {
-    ops: Vec<OpInfo>,
-    fixtures: BTreeMap<String, Vec<Case>>,
-}
-
-fn suite() -> &'static Suite {
-    static SUITE: OnceLock<Suite> = OnceLock::new();
-    SUITE.get_or_init(|| {
-        // Panics inside ops are caught and reported per case: print one line for each, not a
-        // backtrace per case.
-        std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
-        Suite {
-            ops: registry::ops(),
-            fixtures: fixture::load_all(),
-        }
-    })
-}
-
-/// Every (op, case) pair with both a registry entry and fixtures.
-fn cases() -> impl Iterator<Item = (&'static OpInfo, &'static Case)> {
-    let s = suite();
-    s.ops
-        .iter()
-        .flat_map(move |op| s.fixtures.get(op.name).into_iter().flatten().map(move |c| (op, c)))
-}
-
-/// Run `f`, turning a panic into an error message.
-fn no_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-        format!("panicked: {}", msg.unwrap_or_else(|| "<non-string payload>".into()))
-    })
-}
 
 /// Known disagreements with PyTorch, as (test, start of the failure message, why). A listed
 /// failure does not fail its test; a listed entry that no longer fails does, so the list stays

@@ -204,6 +204,12 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
     }
     for s in ["u8", "i32", "i64"] {
         v.push(leak(format!("binary_{s}")));
+        v.push(leak(format!("unary_int_{s}")));
+        v.push(leak(format!("matmul_int_{s}")));
+    }
+    for s in ["i32", "i64"] {
+        v.push(leak(format!("scatter_add_{s}")));
+        v.push(leak(format!("index_add_{s}")));
     }
     for s in ["u8", "i32", "i64", "f32", "f64"] {
         for k in ["sort_init", "sort_step", "sort_take"] {
@@ -223,6 +229,7 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
         "logical_u8",
         "check_indices",
         "arange_i64",
+        "adam_f32",
     ]);
     v
 }

@@ -20,6 +20,21 @@ pub fn cuda_skip_reason() -> Option<String> {
     super::unavailable_reason(0)
 }
 
+/// `cuda:0` for a test that needs a GPU, or `None` after printing why it skips; a panic instead
+/// under `EMBER_REQUIRE_CUDA=1`. For GPU-only tests outside `device_tests!`.
+pub fn cuda_or_skip() -> Option<crate::Device> {
+    match cuda_skip_reason() {
+        Some(why) if std::env::var("EMBER_REQUIRE_CUDA").as_deref() == Ok("1") => {
+            panic!("EMBER_REQUIRE_CUDA=1 but no CUDA device: {why}")
+        }
+        Some(why) => {
+            println!("skipped: no CUDA device ({why})");
+            None
+        }
+        None => Some(crate::Device::Cuda(0)),
+    }
+}
+
 /// See the module docs.
 #[macro_export]
 macro_rules! device_tests {
@@ -39,12 +54,8 @@ macro_rules! device_tests {
 
                 #[test]
                 fn cuda() {
-                    match $crate::cuda::testing::cuda_skip_reason() {
-                        Some(why) if std::env::var("EMBER_REQUIRE_CUDA").as_deref() == Ok("1") => {
-                            panic!("EMBER_REQUIRE_CUDA=1 but no CUDA device: {why}")
-                        }
-                        Some(why) => println!("skipped: no CUDA device ({why})"),
-                        None => body($crate::Device::Cuda(0)).unwrap(),
+                    if let Some(dev) = $crate::cuda::testing::cuda_or_skip() {
+                        body(dev).unwrap();
                     }
                 }
             }

@@ -404,7 +404,7 @@ impl Tensor {
                 return match self.dtype() {
                     DType::Bool if op == Unary::Sign => Ok(self.detach_copy()),
                     DType::Bool => self.to_dtype(DType::I64)?.unary(op),
-                    _ => crate::cuda::ops::unary_int(self, op),
+                    _ => crate::cuda::ops::unary(self, op),
                 };
             }
         }

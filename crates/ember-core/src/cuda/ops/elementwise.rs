@@ -180,48 +180,27 @@ fn unary_code(op: Unary) -> (i32, f64, f64) {
     }
 }
 
-/// A float unary op (f16/bf16 compute in f32 and round once, as on the CPU).
+/// A unary op: on floats (f16/bf16 compute in f32 and round once, as on the CPU), or on
+/// i64/i32/u8 for the ops that keep integers (`Unary::keeps_int`: neg, abs, sign, square, relu,
+/// the roundings, clamp with integral bounds; `ops::unary` sends no other op here).
 pub(crate) fn unary(t: &Tensor, op: Unary) -> Result<Tensor> {
-    match t.dtype() {
-        DType::F32 | DType::F64 => {}
+    let kernel = match t.dtype() {
+        DType::F32 | DType::F64 => "unary",
         DType::F16 | DType::BF16 => return cast(&unary(&cast(t, DType::F32)?, op)?, t.dtype()),
-        d => return Err(not_on_cuda(op.name(), format!("integer unary ops ({d})"))),
-    }
+        DType::I64 | DType::I32 | DType::U8 => "unary_int",
+        d => return Err(not_on_cuda(op.name(), format!("dtype {d}"))),
+    };
     let g = gpu_of(t)?;
     let n = t.numel();
     let out = DeviceBuffer::alloc(g, t.dtype(), n)?;
     if n > 0 {
         let (code, a, b) = unary_code(op);
         let (o, x, sx, n64) = (out.ptr(), ptr(t)?, Strided::new(op.name(), t.layout())?, n as i64);
-        // unary_<T>(T* out, const T* x, Strided sx, i64 n, int op, double a, double b)
+        // unary_<T> / unary_int_<T>(T* out, const T* x, Strided sx, i64 n, int op, double a, double b)
         launch!(
             g,
             op.name(),
-            format!("unary_{}", suffix(t.dtype())),
-            grid(n),
-            [&o, &x, &sx, &n64, &code, &a, &b]
-        )?;
-    }
-    Ok(tensor(out, t.shape()))
-}
-
-/// An integer unary op that keeps the dtype (`Unary::keeps_int`: neg, abs, sign, square, relu,
-/// the roundings, clamp with integral bounds) on an i64/i32/u8 tensor.
-pub(crate) fn unary_int(t: &Tensor, op: Unary) -> Result<Tensor> {
-    if !matches!(t.dtype(), DType::I64 | DType::I32 | DType::U8) {
-        return Err(not_on_cuda(op.name(), format!("dtype {}", t.dtype())));
-    }
-    let g = gpu_of(t)?;
-    let n = t.numel();
-    let out = DeviceBuffer::alloc(g, t.dtype(), n)?;
-    if n > 0 {
-        let (code, a, b) = unary_code(op);
-        let (o, x, sx, n64) = (out.ptr(), ptr(t)?, Strided::new(op.name(), t.layout())?, n as i64);
-        // unary_int_<T>(T* out, const T* x, Strided sx, i64 n, int op, double a, double b)
-        launch!(
-            g,
-            op.name(),
-            format!("unary_int_{}", suffix(t.dtype())),
+            format!("{kernel}_{}", suffix(t.dtype())),
             grid(n),
             [&o, &x, &sx, &n64, &code, &a, &b]
         )?;

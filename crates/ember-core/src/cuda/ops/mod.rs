@@ -38,7 +38,7 @@ pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod sort;
 
-pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary, unary_int};
+pub(crate) use elementwise::{binary, cast, contiguous, copy_across, copy_fresh, copy_into, fill, unary};
 
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::device::Gpu;
