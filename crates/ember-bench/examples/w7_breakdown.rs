@@ -105,6 +105,11 @@ fn main() {
             drop(ember_core::ops::lstm::lstm_cell_fused_backward(&v.gates, &v.tanh_c, &c1, &c1, &c1).unwrap());
         }
     });
+    let seq = ember_core::ops::lstm::LstmSequence::run(&gx, &h0, &c0, &w_hh).unwrap();
+    let g_out = Tensor::randn(&[t_len, b, h]);
+    time("LstmSequence::backward (fused BPTT loop)", || {
+        drop(seq.backward(&w_hh, &g_out, &c0, false).unwrap())
+    });
     let p = PackedMatrix::new(&w_hh.t()).unwrap();
     let hprev = Tensor::randn(&[b, h]);
     time("50x (gx.select + matmul_add)", || {

@@ -8,12 +8,14 @@
 //! block stays in L2). What the `gemm` crate does not offer is [`PackedB`]: B packed once and
 //! reused by every later product, which is what a recurrence wants (50 products on one
 //! `W_hh`), and a thread split by column panels, so each thread keeps its half of a packed
-//! weight in its own L2 from one step to the next.
+//! weight in its own L2 from one step to the next. With so few rows, A is read in place when
+//! its rows are contiguous and fill whole tiles (packing it would cost every thread as much as
+//! a good part of the product); otherwise it is packed.
 //!
 //! Kernels: AVX-512 (8 x 32), AVX2 + FMA (6 x 16) and a portable one (4 x 8), picked at run
 //! time ([`Kernel::detect`]); tests force each one available. Used today through
-//! `ops::packed_matmul` (a weight packed once, many products): there it runs at ~2.3x the
-//! `gemm` crate's speed for the LSTM step. One-off products stay on the `gemm` crate
+//! `ops::packed_matmul` and `ops::lstm` (a weight packed once, many products): there it runs
+//! at ~2.3x the `gemm` crate's speed for the LSTM step. One-off products stay on the `gemm` crate
 //! (`ops::matmul`), which ties or beats this kernel when B must be packed per call (measure with
 //! `cargo run --release -p ember-bench --example gemm_shapes`). A matrix-vector product
 //! (m == 1) is not this module's job: it gets its own gemv kernel next to this one.
