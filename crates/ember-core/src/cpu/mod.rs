@@ -6,6 +6,7 @@ pub mod copy;
 pub mod elementwise;
 pub mod gemm;
 pub mod gemv;
+pub mod lstm_kernels;
 pub mod math;
 pub mod pair;
 pub mod pool_kernels;

@@ -11,8 +11,12 @@ pub fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Keep n in a range where 2^n can be built from two exponent fields without overflow.
+    // 1.5 * 2^23: adding it rounds to an integer (nearest, ties to even) held in the low
+    // mantissa bits, with no float-to-int conversion (which LLVM does one lane at a time)
+    const SHIFT: f32 = 12_582_912.0;
     let xc = x.clamp(-104.0, 89.0);
-    let n = (xc * LOG2E).round();
+    let k = xc * LOG2E + SHIFT;
+    let n = k - SHIFT;
     let r = xc - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_2e-3;
@@ -22,7 +26,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 5.000_000_1e-1;
     let e = p * r * r + r + 1.0;
     // 2^n as two factors so that n in [-150, 128] stays representable in each
-    let n = n as i32;
+    let n = k.to_bits() as i32 - SHIFT.to_bits() as i32;
     let h = n >> 1;
     let s1 = f32::from_bits(((h + 127) as u32) << 23);
     let s2 = f32::from_bits(((n - h + 127) as u32) << 23);

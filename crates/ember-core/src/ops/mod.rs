@@ -12,6 +12,7 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod layer_norm;
+pub mod lstm;
 pub mod matmul;
 pub mod matvec;
 pub mod operators;

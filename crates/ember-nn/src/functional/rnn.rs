@@ -1,6 +1,16 @@
-//! The LSTM cell's pointwise part as one recorded op.
+//! The LSTM cell's pointwise part as one recorded op, and a whole layer direction as another.
+//!
+//! Both run on ember-core's fused kernels (`ember_core::ops::lstm`: one pass per step forward
+//! and backward, preallocated `[T, B, ..]` buffers for a sequence) where they apply (CPU f32 and
+//! f64). The composite written here with Tensor ops (`gates`, `cell_backward`) is the
+//! reference those kernels are tested against, and the path for other dtypes and devices and
+//! for a backward pass that is itself recorded (`create_graph`), so higher-order gradients stay
+//! exact.
 
 use ember_core::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
+use ember_core::ops::lstm::{
+    lstm_cell_fused, lstm_cell_fused_backward, lstm_fused_supported, LstmCellValues, LstmSequence,
+};
 use ember_core::ops::packed_matmul::PackedMatrix;
 use ember_core::{no_grad, Error, Result, Tensor};
 
@@ -71,26 +81,41 @@ pub fn lstm_cell(pre: &Tensor, c_prev: &Tensor) -> Result<(Tensor, Tensor)> {
         });
     }
     let hs = c_prev.shape()[1];
+    /// What the forward pass keeps for the gradient rule.
+    enum Saved {
+        Fused(LstmCellValues),
+        Composite(Gates),
+    }
     let (hc, saved) = {
         let _g = no_grad();
-        let gt = gates(pre, c_prev, hs)?;
-        let h = gt.o.mul(&gt.c.tanh()?)?;
-        (Tensor::cat(&[h, gt.c.clone()], 1)?, gt)
+        if lstm_fused_supported(&[pre, c_prev]) {
+            let v = lstm_cell_fused(pre, c_prev)?;
+            (Tensor::cat(&[v.h.clone(), v.c.clone()], 1)?, Saved::Fused(v))
+        } else {
+            let gt = gates(pre, c_prev, hs)?;
+            let h = gt.o.mul(&gt.c.tanh()?)?;
+            (Tensor::cat(&[h, gt.c.clone()], 1)?, Saved::Composite(gt))
+        }
     };
     let hc = if needs_grad(&[pre, c_prev]) {
         let (sp, sc) = (SavedTensor::new(pre), SavedTensor::new(c_prev));
         record("lstm_cell", hc, &[pre, c_prev], move |_| {
             Box::new(move |grad| {
                 let (pre, c_prev) = (sp.get()?, sc.get()?);
-                let recomputed;
-                let gt = if is_grad_enabled() {
-                    recomputed = gates(pre, c_prev, hs)?;
-                    &recomputed
-                } else {
-                    &saved
-                };
                 let gh = grad.narrow(1, 0, hs)?;
                 let gc = grad.narrow(1, hs, hs)?;
+                let recomputed;
+                let gt = match &saved {
+                    _ if is_grad_enabled() => {
+                        recomputed = gates(pre, c_prev, hs)?;
+                        &recomputed
+                    }
+                    Saved::Fused(v) => {
+                        let (dpre, dc_prev) = lstm_cell_fused_backward(&v.gates, &v.tanh_c, c_prev, &gh, &gc)?;
+                        return Ok(vec![Some(dpre), Some(dc_prev)]);
+                    }
+                    Saved::Composite(gt) => gt,
+                };
                 let (dpre, dc) = cell_backward(gt, c_prev, &gh, &gc)?;
                 Ok(vec![Some(dpre), Some(dc.mul(&gt.f)?)])
             })
@@ -161,6 +186,9 @@ pub fn lstm_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Re
         });
     }
     let t_len = gx.shape()[0];
+    if lstm_fused_supported(&[gx, h0, c0, w_hh]) {
+        return fused_sequence(gx, h0, c0, w_hh);
+    }
     let (seq, packed) = {
         let _g = no_grad();
         let seq = run_sequence(gx, h0, c0, w_hh)?;
@@ -181,33 +209,88 @@ pub fn lstm_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Re
                 } else {
                     &seq
                 };
-                let mut dh = grad.select(0, (t_len - 1) as isize)?;
-                let mut dc = grad.select(0, t_len as isize)?;
-                let mut dpres = vec![Tensor::zeros(&[0]); t_len];
-                for t in (0..t_len).rev() {
-                    if t + 1 < t_len {
-                        dh = dh.add(&grad.select(0, t as isize)?)?;
-                    }
-                    let c_prev = if t == 0 { c0 } else { &seq.gates[t - 1].c };
-                    let (dpre, dc_total) = cell_backward(&seq.gates[t], c_prev, &dh, &dc)?;
-                    // the gemm crate reads W_hh ([4H, H], rows contiguous) in place and is ~10%
-                    // faster here than the packed kernel (k = 4H = 1024; see gemm_shapes)
-                    dh = dpre.matmul(w_hh)?;
-                    dc = dc_total.mul(&seq.gates[t].f)?;
-                    dpres[t] = dpre;
-                }
-                let dgx = Tensor::stack(&dpres, 0)?;
-                let (b, hsz) = (h0.shape()[0], h0.shape()[1]);
-                let h_prev = Tensor::stack(&seq.hs[..t_len], 0)?.reshape_to(&[t_len * b, hsz])?;
-                let dw = dgx.reshape_to(&[t_len * b, 4 * hsz])?.t().matmul(&h_prev)?;
-                Ok(vec![Some(dgx), Some(dh), Some(dc), Some(dw)])
+                composite_sequence_backward(seq, h0, c0, w_hh, grad)
             })
         })
     } else {
         packed
     };
+    split_packed(&packed, t_len)
+}
+
+/// `(output [T, B, H], h_T, c_T)` from the node's `[T + 1, B, H]` result.
+fn split_packed(packed: &Tensor, t_len: usize) -> Result<(Tensor, Tensor, Tensor)> {
     let out = packed.narrow(0, 0, t_len)?;
     let h_last = packed.select(0, (t_len - 1) as isize)?;
     let c_last = packed.select(0, t_len as isize)?;
     Ok((out, h_last, c_last))
+}
+
+/// Backpropagation through time with Tensor ops (recorded under `create_graph`): the gradients
+/// of `gx`, `h0`, `c0` and `W_hh` from the gradient of the `[T + 1, B, H]` result.
+fn composite_sequence_backward(
+    seq: &Sequence,
+    h0: &Tensor,
+    c0: &Tensor,
+    w_hh: &Tensor,
+    grad: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
+    let t_len = seq.gates.len();
+    let mut dh = grad.select(0, (t_len - 1) as isize)?;
+    let mut dc = grad.select(0, t_len as isize)?;
+    let mut dpres = vec![Tensor::zeros(&[0]); t_len];
+    for t in (0..t_len).rev() {
+        if t + 1 < t_len {
+            dh = dh.add(&grad.select(0, t as isize)?)?;
+        }
+        let c_prev = if t == 0 { c0 } else { &seq.gates[t - 1].c };
+        let (dpre, dc_total) = cell_backward(&seq.gates[t], c_prev, &dh, &dc)?;
+        dh = dpre.matmul(w_hh)?;
+        dc = dc_total.mul(&seq.gates[t].f)?;
+        dpres[t] = dpre;
+    }
+    let dgx = Tensor::stack(&dpres, 0)?;
+    let (b, hsz) = (h0.shape()[0], h0.shape()[1]);
+    let h_prev = Tensor::stack(&seq.hs[..t_len], 0)?.reshape_to(&[t_len * b, hsz])?;
+    let dw = dgx.reshape_to(&[t_len * b, 4 * hsz])?.t().matmul(&h_prev)?;
+    Ok(vec![Some(dgx), Some(dh), Some(dc), Some(dw)])
+}
+
+/// [`lstm_sequence`] on ember-core's fused kernels (CPU f32/f64). Its gradient rule runs the
+/// fused backward loop, or the composite (recomputing the forward with recording on) when the
+/// backward pass is itself recorded.
+fn fused_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    let t_len = gx.shape()[0];
+    let fused = {
+        let _g = no_grad();
+        LstmSequence::run(gx, h0, c0, w_hh)?
+    };
+    let packed = fused.outputs_and_last_cell(); // [T + 1, B, H]: outputs, then c_T
+    let packed = if needs_grad(&[gx, h0, c0, w_hh]) {
+        let saved = [gx, h0, c0, w_hh].map(SavedTensor::new);
+        // the result views the buffers backward reads: an in-place change to it is an error
+        let saved_out = SavedTensor::output(&packed);
+        let want_dh0 = h0.requires_grad();
+        record("lstm_sequence", packed, &[gx, h0, c0, w_hh], move |_| {
+            Box::new(move |grad| {
+                let (gx, h0, c0, w_hh) = (saved[0].get()?, saved[1].get()?, saved[2].get()?, saved[3].get()?);
+                if is_grad_enabled() {
+                    let seq = run_sequence(gx, h0, c0, w_hh)?;
+                    return composite_sequence_backward(&seq, h0, c0, w_hh, grad);
+                }
+                saved_out.get()?;
+                let g_out = grad.narrow(0, 0, t_len)?;
+                let g_c = grad.select(0, t_len as isize)?;
+                let (dgx, dh0, dc0) = fused.backward(w_hh, &g_out, &g_c, want_dh0)?;
+                let (b, hsz) = (h0.shape()[0], h0.shape()[1]);
+                // W_hh's gradient over all steps as one product: dgx^T [h_0 .. h_{T-1}]
+                let h_prev = fused.hidden_inputs().reshape_to(&[t_len * b, hsz])?;
+                let dw = dgx.reshape_to(&[t_len * b, 4 * hsz])?.t().matmul(&h_prev)?;
+                Ok(vec![Some(dgx), dh0, Some(dc0), Some(dw)])
+            })
+        })
+    } else {
+        packed
+    };
+    split_packed(&packed, t_len)
 }

@@ -16,6 +16,8 @@ pub(crate) const NR: usize = 16;
 pub(crate) unsafe fn kernel(
     kc: usize,
     a: *const f32,
+    lda: usize,
+    ka: usize,
     b: *const f32,
     ldb: usize,
     c: *mut f32,
@@ -32,11 +34,11 @@ pub(crate) unsafe fn kernel(
             let b0 = _mm256_loadu_ps(b);
             let b1 = _mm256_loadu_ps(b.add(8));
             for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm256_broadcast_ss(&*a.add(i));
+                let ai = _mm256_broadcast_ss(&*a.add(i * lda));
                 row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
             }
-            a = a.add(MR);
+            a = a.add(ka);
             b = b.add(ldb);
         }
     }

@@ -13,8 +13,10 @@ pub(crate) const NR: usize = 32;
 /// `C[..rows, ..cols] (+)= A_panel @ B_panel` over `kc` steps.
 ///
 /// # Safety
-/// The CPU must support AVX-512F. `a` must hold `kc * MR` readable values, and `b` `NR`
-/// readable values at each of `p * ldb`, `p < kc` (a packed panel has `ldb = NR`);
+/// The CPU must support AVX-512F. `a` must be readable at `i * lda + p * ka` for `i < MR`,
+/// `p < kc` (a packed panel has `lda = 1`, `ka = MR`; rows of A read in place `lda` = the row
+/// stride, `ka = 1`), and `b` must hold `NR` readable values at each of `p * ldb`, `p < kc`
+/// (a packed panel has `ldb = NR`);
 /// `c` must be writable (and readable when `accumulate`) at `i * ldc + j` for every
 /// `i < rows <= MR`, `j < cols <= NR`.
 #[target_feature(enable = "avx512f")]
@@ -22,6 +24,8 @@ pub(crate) const NR: usize = 32;
 pub(crate) unsafe fn kernel(
     kc: usize,
     a: *const f32,
+    lda: usize,
+    ka: usize,
     b: *const f32,
     ldb: usize,
     c: *mut f32,
@@ -31,18 +35,19 @@ pub(crate) unsafe fn kernel(
     cols: usize,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    // SAFETY: the caller guarantees kc steps of MR (A) and NR (B, stride ldb) readable values.
+    // SAFETY: the caller guarantees kc steps of MR (A, strides lda / ka) and NR (B, stride
+    // ldb) readable values.
     unsafe {
         let (mut a, mut b) = (a, b);
         for _ in 0..kc {
             let b0 = _mm512_loadu_ps(b);
             let b1 = _mm512_loadu_ps(b.add(16));
             for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*a.add(i));
+                let ai = _mm512_set1_ps(*a.add(i * lda));
                 row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }
-            a = a.add(MR);
+            a = a.add(ka);
             b = b.add(ldb);
         }
     }

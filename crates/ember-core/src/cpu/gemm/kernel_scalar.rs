@@ -12,6 +12,8 @@ pub(crate) const NR: usize = 8;
 pub(crate) unsafe fn kernel(
     kc: usize,
     a: *const f32,
+    lda: usize,
+    ka: usize,
     b: *const f32,
     ldb: usize,
     c: *mut f32,
@@ -22,11 +24,11 @@ pub(crate) unsafe fn kernel(
 ) {
     let mut tile = [0f32; MR * NR];
     for p in 0..kc {
-        // SAFETY: the caller guarantees MR readable values at `a + p * MR` and NR at
-        // `b + p * ldb` for p < kc.
+        // SAFETY: the caller guarantees readable values at `a + i * lda + p * ka` (i < MR)
+        // and NR at `b + p * ldb` for p < kc.
         let (ap, bp) = unsafe {
             (
-                std::slice::from_raw_parts(a.add(p * MR), MR),
+                std::array::from_fn::<f32, MR, _>(|i| *a.add(i * lda + p * ka)),
                 std::slice::from_raw_parts(b.add(p * ldb), NR),
             )
         };

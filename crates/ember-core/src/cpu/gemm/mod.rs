@@ -8,12 +8,14 @@
 //! block stays in L2). What the `gemm` crate does not offer is [`PackedB`]: B packed once and
 //! reused by every later product, which is what a recurrence wants (50 products on one
 //! `W_hh`), and a thread split by column panels, so each thread keeps its half of a packed
-//! weight in its own L2 from one step to the next.
+//! weight in its own L2 from one step to the next. With so few rows, A is read in place when
+//! its rows are contiguous and fill whole tiles (packing it would cost every thread as much as
+//! a good part of the product); otherwise it is packed.
 //!
 //! Kernels: AVX-512 (8 x 32), AVX2 + FMA (6 x 16) and a portable one (4 x 8), picked at run
 //! time ([`Kernel::detect`]); tests force each one available. Used today through
-//! `ops::packed_matmul` (a weight packed once, many products): there it runs at ~2.3x the
-//! `gemm` crate's speed for the LSTM step. One-off products stay on the `gemm` crate
+//! `ops::packed_matmul` and `ops::lstm` (a weight packed once, many products): there it runs
+//! at ~2.3x the `gemm` crate's speed for the LSTM step. One-off products stay on the `gemm` crate
 //! (`ops::matmul`), which ties or beats this kernel when B must be packed per call (measure with
 //! `cargo run --release -p ember-bench --example gemm_shapes`). A matrix-vector product
 //! (m == 1) is not this module's job: it gets its own gemv kernel next to this one.
@@ -88,13 +90,15 @@ impl Kernel {
         }
     }
 
-    /// One tile. `a` is the packed A panel and `b` the B panel (packed, `ldb = nr`, or B's own
-    /// rows, `ldb` = its row stride), both starting at the tile's first k step.
+    /// One tile. `a` is the A panel, element `(i, p)` at `a[i * lda + p * ka]` (packed:
+    /// `lda = 1`, `ka = mr`; A's own rows: `lda` = its row stride, `ka = 1`), and `b` the B
+    /// panel (packed, `ldb = nr`, or B's own rows, `ldb` = its row stride), both starting at
+    /// the tile's first k step.
     #[allow(clippy::too_many_arguments)]
     fn tile(
         self,
         kc: usize,
-        a: &[f32],
+        (a, lda, ka): (&[f32], usize, usize),
         b: &[f32],
         ldb: usize,
         c: CPtr,
@@ -103,21 +107,21 @@ impl Kernel {
         rows: usize,
         cols: usize,
     ) {
-        assert!(kc > 0 && a.len() >= kc * self.mr() && b.len() >= (kc - 1) * ldb + self.nr());
+        assert!(kc > 0 && a.len() > (kc - 1) * ka + (self.mr() - 1) * lda && b.len() >= (kc - 1) * ldb + self.nr());
         assert!(rows <= self.mr() && cols <= self.nr());
-        // SAFETY: the panels hold kc steps (checked above: B's k steps are `ldb` apart); `c` points at the tile's corner in
+        // SAFETY: the panels hold kc steps (checked above: A's k steps are `ka` apart and its
+        // rows `lda`, B's k steps `ldb`); `c` points at the tile's corner in
         // an output whose extent the driver checked covers `rows` rows of stride `ldc` and
         // `cols` columns, and no other thread writes this tile. The SIMD variants are only
         // reachable for a CPU that reported the feature (`available`).
         unsafe {
+            let (a, b) = (a.as_ptr(), b.as_ptr());
             match self {
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 => {
-                    kernel_avx512::kernel(kc, a.as_ptr(), b.as_ptr(), ldb, c.0, ldc, accumulate, rows, cols)
-                }
+                Kernel::Avx512 => kernel_avx512::kernel(kc, a, lda, ka, b, ldb, c.0, ldc, accumulate, rows, cols),
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx2 => kernel_avx2::kernel(kc, a.as_ptr(), b.as_ptr(), ldb, c.0, ldc, accumulate, rows, cols),
-                _ => kernel_scalar::kernel(kc, a.as_ptr(), b.as_ptr(), ldb, c.0, ldc, accumulate, rows, cols),
+                Kernel::Avx2 => kernel_avx2::kernel(kc, a, lda, ka, b, ldb, c.0, ldc, accumulate, rows, cols),
+                _ => kernel_scalar::kernel(kc, a, lda, ka, b, ldb, c.0, ldc, accumulate, rows, cols),
             }
         }
     }
@@ -302,8 +306,22 @@ fn drive(
         if rows == 0 || cols == 0 {
             return;
         }
-        with_scratch(&SCRATCH_A, (p1 - p0) * k * mr, |ap| {
-            pack::pack_a(a, r0, rows, k, mr, ap);
+        // A's rows read in place where they are contiguous and fill whole tiles (few rows, as
+        // a recurrence's batch: packing them costs each thread as much as a good part of the
+        // product); packed otherwise
+        let direct = a.cs == 1 && rows % mr == 0;
+        let pack_len = if direct { 0 } else { (p1 - p0) * k * mr };
+        with_scratch(&SCRATCH_A, pack_len, |scratch| {
+            let ap = if direct {
+                ASource::Rows {
+                    data: a.data,
+                    start: a.off + r0 * a.rs,
+                    rs: a.rs,
+                }
+            } else {
+                pack::pack_a(a, r0, rows, k, mr, scratch);
+                ASource::Packed(scratch)
+            };
             let out = cp.at(r0 * ldc + c0);
             match &b {
                 BSource::Packed(pb) => {
@@ -314,7 +332,7 @@ fn drive(
                         ldb: nr,
                         tail: None,
                     };
-                    block(kernel, rows, k, cols, ap, &bp, out, ldc, accumulate);
+                    block(kernel, rows, k, cols, &ap, &bp, out, ldc, accumulate);
                 }
                 BSource::Strided(bm) if bm.cs == 1 => {
                     // B read in place; only a partial last panel is packed
@@ -331,7 +349,7 @@ fn drive(
                             ldb: bm.rs,
                             tail: (tail_cols > 0).then_some((full, &*tp)),
                         };
-                        block(kernel, rows, k, cols, ap, &bp, out, ldc, accumulate);
+                        block(kernel, rows, k, cols, &ap, &bp, out, ldc, accumulate);
                     })
                 }
                 BSource::Strided(bm) => with_scratch(&SCRATCH_B, (q1 - q0) * k * nr, |bp| {
@@ -343,7 +361,7 @@ fn drive(
                         ldb: nr,
                         tail: None,
                     };
-                    block(kernel, rows, k, cols, ap, &bp, out, ldc, accumulate);
+                    block(kernel, rows, k, cols, &ap, &bp, out, ldc, accumulate);
                 }),
             }
         });
@@ -385,7 +403,23 @@ impl BPanels<'_> {
     }
 }
 
-/// One thread's share: `C (+)= A @ B` over packed `A` (`rows x k`) and B panels (`k x cols`),
+/// One thread's A: packed `[k][mr]` panels, or A's own rows (contiguous, row stride `rs`).
+enum ASource<'a> {
+    Packed(&'a [f32]),
+    Rows { data: &'a [f32], start: usize, rs: usize },
+}
+
+impl ASource<'_> {
+    /// Row panel `ip` from k step `p0` on, with its row and k strides.
+    fn at(&self, ip: usize, p0: usize, k: usize, mr: usize) -> (&[f32], usize, usize) {
+        match *self {
+            ASource::Packed(ap) => (&ap[ip * k * mr + p0 * mr..], 1, mr),
+            ASource::Rows { data, start, rs } => (&data[start + ip * mr * rs + p0..], rs, 1),
+        }
+    }
+}
+
+/// One thread's share: `C (+)= A @ B` over A (`rows x k`) and B panels (`k x cols`),
 /// blocked over k (B panel block in L1) and rows (A block in L2).
 #[allow(clippy::too_many_arguments)]
 fn block(
@@ -393,7 +427,7 @@ fn block(
     rows: usize,
     k: usize,
     cols: usize,
-    ap: &[f32],
+    ap: &ASource<'_>,
     bp: &BPanels<'_>,
     c: CPtr,
     ldc: usize,
@@ -410,7 +444,7 @@ fn block(
                 let (b_panel, ldb) = bp.at(jp, p0, nr);
                 let cols_here = nr.min(cols - jp * nr);
                 for ip in ib..(ib + mc).min(mp) {
-                    let a_panel = &ap[ip * k * mr + p0 * mr..];
+                    let a_panel = ap.at(ip, p0, k, mr);
                     let rows_here = mr.min(rows - ip * mr);
                     let tile = c.at(ip * mr * ldc + jp * nr);
                     kernel.tile(kc, a_panel, b_panel, ldb, tile, ldc, acc, rows_here, cols_here);

@@ -8,6 +8,9 @@
 
 use super::MatRef;
 
+/// The largest `mr` of any kernel (AVX-512: 8).
+const MAX_MR: usize = 16;
+
 /// Packs rows `r0..r0 + rows` of A (all k columns) into `ceil(rows / mr)` panels of `k * mr`.
 pub(crate) fn pack_a(a: &MatRef<'_>, r0: usize, rows: usize, k: usize, mr: usize, out: &mut [f32]) {
     let panels = rows.div_ceil(mr);
@@ -16,6 +19,23 @@ pub(crate) fn pack_a(a: &MatRef<'_>, r0: usize, rows: usize, k: usize, mr: usize
         let panel = &mut out[ip * k * mr..(ip + 1) * k * mr];
         let live = mr.min(rows - ip * mr);
         let base = a.off + (r0 + ip * mr) * a.rs;
+        if a.cs == 1 && live == mr && mr <= MAX_MR {
+            // rows contiguous (activations): cut the `mr` row slices once, so the transpose
+            // below runs without index arithmetic or bounds checks per element
+            let mut rows: [&[f32]; MAX_MR] = [&[]; MAX_MR];
+            for (i, r) in rows[..mr].iter_mut().enumerate() {
+                let start = base + i * a.rs;
+                *r = &a.data[start..start + k];
+            }
+            let rows = &rows[..mr];
+            for (p, step) in panel.chunks_exact_mut(mr).enumerate() {
+                for (v, r) in step.iter_mut().zip(rows) {
+                    // SAFETY: p < k (the panel holds k steps) and every row slice is k long
+                    *v = unsafe { *r.get_unchecked(p) };
+                }
+            }
+            continue;
+        }
         // k outer, rows inner: the panel is written in order while `live` row streams are read
         for (p, step) in panel.chunks_exact_mut(mr).enumerate() {
             let col = base + p * a.cs;
