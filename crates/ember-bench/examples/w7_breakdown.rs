@@ -6,31 +6,11 @@ use ember_nn::functional::{linear, lstm_sequence};
 use ember_nn::{Module, RnnOptions, LSTM};
 use ember_optim::{Optimizer, Sgd, SgdConfig};
 
-/// The minimum and median of 15 timed batches of calls (~20 ms each), in ms per call.
-fn time(name: &str, mut f: impl FnMut()) {
-    if std::env::var("ONLY").is_ok_and(|o| !name.contains(&o)) {
-        return;
+/// The median and minimum of 15 timed batches of calls (~20 ms each), in ms per call.
+fn time(name: &str, f: impl FnMut()) {
+    if let Some((median, min)) = ember_bench::probe::time_per_call(name, 3, 0.02, 15, f) {
+        println!("{name:<44} median {:>8.3} ms   min {:>8.3} ms", median * 1e3, min * 1e3);
     }
-    for _ in 0..3 {
-        f();
-    }
-    let t = std::time::Instant::now();
-    let mut k = 0usize;
-    while t.elapsed().as_secs_f64() < 0.02 {
-        f();
-        k += 1;
-    }
-    let mut v: Vec<f64> = (0..15)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            for _ in 0..k {
-                f();
-            }
-            t.elapsed().as_secs_f64() / k as f64
-        })
-        .collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!("{name:<44} median {:>8.3} ms   min {:>8.3} ms", v[7] * 1e3, v[0] * 1e3);
 }
 
 fn main() {

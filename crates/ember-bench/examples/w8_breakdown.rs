@@ -5,36 +5,11 @@ use ember_core::Tensor;
 use ember_nn::functional::{conv2d, linear, max_pool2d};
 use ember_nn::Module;
 
-/// Mean time per call over batches of ~1 ms: the median and the minimum of 200 batches (on a
-/// loaded machine the minimum is the better estimate of the unloaded time).
-fn time(name: &str, mut f: impl FnMut()) {
-    if std::env::var("ONLY").is_ok_and(|o| !name.contains(&o)) {
-        return;
+/// Mean time per call over batches of ~1 ms: the median and the minimum of 200 batches.
+fn time(name: &str, f: impl FnMut()) {
+    if let Some((median, min)) = ember_bench::probe::time_per_call(name, 20, 0.001, 200, f) {
+        println!("{name:<40} median {:>9.2} us   min {:>9.2} us", median * 1e6, min * 1e6);
     }
-    for _ in 0..20 {
-        f();
-    }
-    let t = std::time::Instant::now();
-    let mut k = 0usize;
-    while t.elapsed().as_secs_f64() < 0.001 {
-        f();
-        k += 1;
-    }
-    let mut v: Vec<f64> = (0..200)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            for _ in 0..k {
-                f();
-            }
-            t.elapsed().as_secs_f64() / k as f64
-        })
-        .collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "{name:<40} median {:>9.2} us   min {:>9.2} us",
-        v[100] * 1e6,
-        v[0] * 1e6
-    );
 }
 
 fn main() {

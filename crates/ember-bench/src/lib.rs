@@ -3,3 +3,4 @@
 //! networks.
 
 pub mod models;
+pub mod probe;

@@ -204,15 +204,6 @@ impl Tensor {
         let lb = b.layout().broadcast_to(op.name(), &shape)?;
         #[cfg(feature = "cuda")]
         if a.device().is_cuda() {
-            // as on the CPU (and in PyTorch): an integer remainder by zero is an error, not a
-            // value; the check reads one flag back from the device
-            if op == Binary::Rem && !cd.is_float() && b.numel() > 0 && b.eq_scalar(0.0)?.any(&[], false)?.item()? != 0.0
-            {
-                return Err(Error::Arg {
-                    op: "rem",
-                    msg: "integer remainder by zero".into(),
-                });
-            }
             let out = crate::cuda::ops::binary(op, &a, &la, &b, &lb, &shape)?;
             return self.finish_binary(other, op, out, cd, out_dtype);
         }

@@ -319,6 +319,32 @@ pub fn lstm_cell_fused_backward(
 
 // -------------------------------------------------------------------------- a sequence
 
+/// The shape rule of an LSTM layer direction: `gx` `[T > 0, B, 4H]`, `h0` and `c0` `[B, H]`,
+/// `w_hh` `[4H, H]`; otherwise a shape error naming `op` and every shape. Shared by the fused
+/// sequence here and ember-nn's `lstm_sequence`.
+pub fn check_sequence_shapes(op: &'static str, gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<()> {
+    let ok = gx.ndim() == 3
+        && h0.ndim() == 2
+        && c0.shape() == h0.shape()
+        && gx.shape()[0] > 0
+        && gx.shape()[1] == h0.shape()[0]
+        && gx.shape()[2] == 4 * h0.shape()[1]
+        && w_hh.shape() == [4 * h0.shape()[1], h0.shape()[1]];
+    if ok {
+        return Ok(());
+    }
+    Err(shape_err(
+        op,
+        format!(
+            "expected gx [T>0, B, 4H], h0 and c0 [B, H], w_hh [4H, H]; got gx {:?}, h0 {:?}, c0 {:?}, w_hh {:?}",
+            gx.shape(),
+            h0.shape(),
+            c0.shape(),
+            w_hh.shape()
+        ),
+    ))
+}
+
 /// A whole LSTM layer direction run with the fused kernels ([`LstmSequence::run`]): the
 /// outputs and everything its backward ([`LstmSequence::backward`]) needs, in `[T, B, ..]`
 /// buffers.
@@ -350,25 +376,7 @@ impl LstmSequence {
     /// ```
     pub fn run(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<LstmSequence> {
         let op = "lstm_sequence_fused";
-        let ok = gx.ndim() == 3
-            && h0.ndim() == 2
-            && c0.shape() == h0.shape()
-            && gx.shape()[0] > 0
-            && gx.shape()[1] == h0.shape()[0]
-            && gx.shape()[2] == 4 * h0.shape()[1]
-            && w_hh.shape() == [4 * h0.shape()[1], h0.shape()[1]];
-        if !ok {
-            return Err(shape_err(
-                op,
-                format!(
-                    "expected gx [T>0, B, 4H], h0 and c0 [B, H], w_hh [4H, H]; got gx {:?}, h0 {:?}, c0 {:?}, w_hh {:?}",
-                    gx.shape(),
-                    h0.shape(),
-                    c0.shape(),
-                    w_hh.shape()
-                ),
-            ));
-        }
+        check_sequence_shapes(op, gx, h0, c0, w_hh)?;
         check_supported(op, &[gx, h0, c0, w_hh])?;
         let (t_len, b, hs) = (gx.shape()[0], h0.shape()[0], h0.shape()[1]);
         if b * hs == 0 {

@@ -9,7 +9,8 @@
 
 use ember_core::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
 use ember_core::ops::lstm::{
-    lstm_cell_fused, lstm_cell_fused_backward, lstm_fused_supported, LstmCellValues, LstmSequence,
+    check_sequence_shapes, lstm_cell_fused, lstm_cell_fused_backward, lstm_fused_supported, LstmCellValues,
+    LstmSequence,
 };
 use ember_core::ops::packed_matmul::PackedMatrix;
 use ember_core::{no_grad, Error, Result, Tensor};
@@ -166,25 +167,7 @@ fn run_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<
 /// reference it is tested against. Under `create_graph` the rule recomputes the recurrence with
 /// recording on, so higher-order gradients stay exact.
 pub fn lstm_sequence(gx: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-    let ok = gx.ndim() == 3
-        && h0.ndim() == 2
-        && c0.shape() == h0.shape()
-        && gx.shape()[0] > 0
-        && gx.shape()[1] == h0.shape()[0]
-        && gx.shape()[2] == 4 * h0.shape()[1]
-        && w_hh.shape() == [4 * h0.shape()[1], h0.shape()[1]];
-    if !ok {
-        return Err(Error::Shape {
-            op: "lstm_sequence",
-            msg: format!(
-                "expected gx [T>0, B, 4H], h0 and c0 [B, H], w_hh [4H, H]; got gx {:?}, h0 {:?}, c0 {:?}, w_hh {:?}",
-                gx.shape(),
-                h0.shape(),
-                c0.shape(),
-                w_hh.shape()
-            ),
-        });
-    }
+    check_sequence_shapes("lstm_sequence", gx, h0, c0, w_hh)?;
     let t_len = gx.shape()[0];
     if lstm_fused_supported(&[gx, h0, c0, w_hh]) {
         return fused_sequence(gx, h0, c0, w_hh);

@@ -7,7 +7,7 @@ use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::device::gpu;
 use crate::cuda::launch::{cast_suffix, grid, suffix, Strided};
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::binary::Binary;
 use crate::ops::unary::Unary;
 use crate::shape::Layout;
@@ -229,7 +229,16 @@ pub(crate) fn binary(op: Binary, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layou
     let d = a.dtype();
     match d {
         DType::F32 | DType::F64 => {}
-        DType::U8 | DType::I32 | DType::I64 if op != Binary::Div => {}
+        DType::U8 | DType::I32 | DType::I64 if op != Binary::Div => {
+            // as the CPU kernel (and PyTorch): an integer remainder by zero is an error, not a
+            // value; the check reads one flag back from the device
+            if op == Binary::Rem && b.numel() > 0 && b.eq_scalar(0.0)?.any(&[], false)?.item()? != 0.0 {
+                return Err(Error::Arg {
+                    op: "rem",
+                    msg: "integer remainder by zero".into(),
+                });
+            }
+        }
         DType::Bool if matches!(op, Binary::Add | Binary::Mul | Binary::Maximum | Binary::Minimum) => {
             // 0/1 bytes: a sum of 2 casts back to true, so add is `or` and mul is `and`
             let (a8, b8) = (cast(a, DType::U8)?, cast(b, DType::U8)?);
