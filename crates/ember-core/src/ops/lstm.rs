@@ -96,7 +96,8 @@ trait Recurrent: Float + StorageElem {
     type Prepared: Sync;
     /// `B` (`k x n`) read from `w` at element `(i, j)` = `w[i * rs + j * cs]`.
     fn prepare(w: &[Self], k: usize, n: usize, rs: usize, cs: usize) -> Self::Prepared;
-    fn product(p: &Self::Prepared, m: usize, a: &[Self], c: &mut [Self], accumulate: bool);
+    /// `threads`: 1 inside a part of a split recurrence, else [`threads_for`].
+    fn product(p: &Self::Prepared, m: usize, a: &[Self], c: &mut [Self], accumulate: bool, threads: usize);
 }
 
 /// Threads for one product: the fork costs more than it saves below ~1M multiply-adds.
@@ -119,7 +120,7 @@ impl Recurrent for f32 {
         };
         PackedB::new(Kernel::detect(), &view, k, n)
     }
-    fn product(p: &PackedB, m: usize, a: &[f32], c: &mut [f32], accumulate: bool) {
+    fn product(p: &PackedB, m: usize, a: &[f32], c: &mut [f32], accumulate: bool, threads: usize) {
         let (k, n) = (p.k(), p.n());
         assert!(
             a.len() == m * k && c.len() == m * n,
@@ -131,7 +132,7 @@ impl Recurrent for f32 {
             rs: k,
             cs: 1,
         };
-        gemm_packed(m, &a, p, c, n, accumulate, threads_for(m, k, n));
+        gemm_packed(m, &a, p, c, n, accumulate, threads);
     }
 }
 
@@ -156,13 +157,13 @@ impl Recurrent for f64 {
             cs,
         }
     }
-    fn product(p: &StridedF64, m: usize, a: &[f64], c: &mut [f64], accumulate: bool) {
+    fn product(p: &StridedF64, m: usize, a: &[f64], c: &mut [f64], accumulate: bool, threads: usize) {
         let (k, n) = (p.k, p.n);
         assert!(
             a.len() == m * k && c.len() == m * n,
             "lstm: product operands do not fit"
         );
-        let par = match threads_for(m, k, n) {
+        let par = match threads {
             1 => gemm::Parallelism::None,
             t => gemm::Parallelism::Rayon(t),
         };
@@ -475,86 +476,8 @@ impl LstmSequence {
     }
 }
 
-/// The forward steps over preallocated buffers: `(states, cells, gates, tanh_c)` as
-/// [`LstmSequence`] keeps them.
-#[allow(clippy::type_complexity)]
-fn forward_loop<T: Recurrent>(
-    gx: &[T],
-    h0: &[T],
-    c0: &[T],
-    t_len: usize,
-    b: usize,
-    hs: usize,
-    w_t: &T::Prepared,
-) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
-    let (bh, g4) = (b * hs, 4 * b * hs);
-    let mut states = vec![T::ZERO; (t_len + 2) * bh];
-    let mut cells = vec![T::ZERO; (t_len + 1) * bh];
-    let mut gates = vec![T::ZERO; t_len * g4];
-    let mut tanh_c = vec![T::ZERO; t_len * bh];
-    states[..bh].copy_from_slice(h0);
-    cells[..bh].copy_from_slice(c0);
-    for t in 0..t_len {
-        let g = &mut gates[t * g4..(t + 1) * g4];
-        let (done, next) = states.split_at_mut((t + 1) * bh);
-        // h_{t-1} W_hh^T into the gates row; the cell kernel adds gx_t
-        T::product(w_t, b, &done[t * bh..], g, false);
-        let (c_done, c_next) = cells.split_at_mut((t + 1) * bh);
-        cell_forward(
-            g,
-            Some(&gx[t * g4..(t + 1) * g4]),
-            &c_done[t * bh..],
-            &mut c_next[..bh],
-            &mut tanh_c[t * bh..(t + 1) * bh],
-            &mut next[..bh],
-            hs,
-        );
-    }
-    states[(t_len + 1) * bh..].copy_from_slice(&cells[t_len * bh..]);
-    (states, cells, gates, tanh_c)
-}
-
-/// The backward steps: `(dgates [T, B, 4H], dh0 if wanted, dc0)`.
-#[allow(clippy::too_many_arguments)]
-fn backward_loop<T: Recurrent>(
-    gates: &[T],
-    tanh_c: &[T],
-    cells: &[T],
-    g_out: &[T],
-    g_c: &[T],
-    t_len: usize,
-    b: usize,
-    hs: usize,
-    w: &T::Prepared,
-    want_dh0: bool,
-) -> (Vec<T>, Option<Vec<T>>, Vec<T>) {
-    let (bh, g4) = (b * hs, 4 * b * hs);
-    let mut dgx = vec![T::ZERO; t_len * g4];
-    let mut dh = g_out[(t_len - 1) * bh..].to_vec();
-    let mut dc = g_c.to_vec();
-    let mut dh_prev = vec![T::ZERO; bh];
-    for t in (0..t_len).rev() {
-        let dpre = &mut dgx[t * g4..(t + 1) * g4];
-        cell_backward(
-            &gates[t * g4..(t + 1) * g4],
-            &tanh_c[t * bh..(t + 1) * bh],
-            &cells[t * bh..(t + 1) * bh],
-            &dh,
-            &mut dc,
-            dpre,
-            hs,
-        );
-        // dh_{t-1} = g_{t-1} + dpre_t W_hh (dh_0 without an output gradient)
-        if t > 0 {
-            dh_prev.copy_from_slice(&g_out[(t - 1) * bh..t * bh]);
-        } else if !want_dh0 {
-            return (dgx, None, dc);
-        }
-        T::product(w, b, dpre, &mut dh_prev, t > 0);
-        std::mem::swap(&mut dh, &mut dh_prev);
-    }
-    (dgx, Some(dh), dc)
-}
+mod loops;
+use loops::{backward_loop, forward_loop};
 
 #[cfg(test)]
 mod tests;

@@ -112,7 +112,8 @@ fn cell_takes_strided_inputs() {
 fn sequence_matches_a_loop_of_composite_cells() {
     let _g = no_grad();
     for dt in [DType::F32, DType::F64] {
-        for (t_len, b, hs) in [(1, 1, 1), (4, 3, 5), (6, 32, 40), (3, 5, 33)] {
+        // (10, 11, 100) is large enough to be split by batch rows on a multi-thread pool
+        for (t_len, b, hs) in [(1, 1, 1), (4, 3, 5), (6, 32, 40), (3, 5, 33), (10, 11, 100)] {
             let gx = randn(&[t_len, b, 4 * hs], 10, dt);
             let (h0, c0) = (randn(&[b, hs], 11, dt), randn(&[b, hs], 12, dt));
             let w = randn(&[4 * hs, hs], 13, dt).mul_scalar(0.3).unwrap();
@@ -171,6 +172,38 @@ fn sequence_matches_a_loop_of_composite_cells() {
             if t_len > 1 {
                 let outs = seq.outputs().narrow(0, 0, t_len - 1).unwrap();
                 assert!(rel_diff(&hin.narrow(0, 1, t_len - 1).unwrap(), &outs) == 0.0);
+            }
+        }
+    }
+}
+
+/// The sequence split by batch rows across threads gives exactly the one-thread results.
+#[test]
+fn split_by_batch_rows_matches_one_thread_bit_for_bit() {
+    let _g = no_grad();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pools = [2, 3].map(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap());
+    for dt in [DType::F32, DType::F64] {
+        // 32 rows on 2 threads fill whole kernel tiles per part; the rest leave ragged parts
+        for (t_len, b, hs) in [(8, 32, 64), (12, 13, 96)] {
+            let gx = randn(&[t_len, b, 4 * hs], 20, dt);
+            let (h0, c0) = (randn(&[b, hs], 21, dt), randn(&[b, hs], 22, dt));
+            let w = randn(&[4 * hs, hs], 23, dt).mul_scalar(0.2).unwrap();
+            let (g_out, g_c) = (randn(&[t_len, b, hs], 24, dt), randn(&[b, hs], 25, dt));
+            let run = || {
+                let seq = LstmSequence::run(&gx, &h0, &c0, &w).unwrap();
+                let (dgx, dh0, dc0) = seq.backward(&w, &g_out, &g_c, true).unwrap();
+                [seq.outputs_and_last_cell(), dgx, dh0.unwrap(), dc0].map(|t| t.to_vec::<f64>().unwrap())
+            };
+            let serial = one.install(run);
+            for pool in &pools {
+                let n = pool.current_num_threads();
+                assert_eq!(
+                    pool.install(|| loops::row_parts(t_len, b, hs).len()),
+                    n,
+                    "the sequence is split"
+                );
+                assert_eq!(serial, pool.install(run), "{dt} T={t_len} B={b} H={hs}, {n} threads");
             }
         }
     }
