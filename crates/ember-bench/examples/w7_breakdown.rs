@@ -57,6 +57,12 @@ fn main() {
                 .unwrap(),
         )
     });
+    let x2 = Tensor::randn(&[t_len * b, i]);
+    time("  matmul [1600,64]x[64,1024]^T", || drop(x2.matmul(&w_ih.t()).unwrap()));
+    time("  matmul + add bias", || {
+        drop(x2.matmul(&w_ih.t()).unwrap().add(&bias).unwrap())
+    });
+    time("  addmm (bias inside)", || drop(bias.addmm(&x2, &w_ih.t()).unwrap()));
     let gx = Tensor::randn(&[t_len, b, 4 * h]);
     let (h0, c0) = (Tensor::zeros(&[b, h]), Tensor::zeros(&[b, h]));
     time("lstm_sequence no_grad", || {

@@ -46,17 +46,62 @@ fn mat_of(l: &Layout, batch_off: usize) -> Mat {
 }
 
 /// C[b] = A[b] @ B[b] for every batch index, with A, B given as (broadcast) layouts of shape
-/// [..batch, m, k] and [..batch, k, n]. C is contiguous [..batch, m, n].
+/// [..batch, m, k] and [..batch, k, n]. C is contiguous [..batch, m, n]. With `bias` (`n`
+/// values) the bias is added to every row of C in place right after (`addmm`: no second
+/// output buffer). Presetting C to the bias and letting gemm read it measured slower: the
+/// preset is one more pass over C, on one thread.
 #[allow(clippy::too_many_arguments)]
-fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
+fn batched_gemm<T: 'static + Copy + Default + Send + Sync + std::ops::Add<Output = T>>(
     a: &[T],
     la: &Layout,
     b: &[T],
     lb: &Layout,
     batch: &[usize],
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
+    bias: Option<&[T]>,
+    one: T,
+    zero: T,
+) -> Vec<T> {
+    let mut c = product_only(a, la, b, lb, batch, (m, k, n), one, zero);
+    if let Some(row) = bias {
+        assert_eq!(row.len(), n, "matmul: bias length");
+        add_bias_rows(&mut c, row);
+    }
+    c
+}
+
+/// `rows[i, :] += bias` for every row of the row-major `rows` (row length `bias.len()`), in
+/// parallel over blocks of rows when there are many.
+fn add_bias_rows<T: Copy + Send + Sync + std::ops::Add<Output = T>>(rows: &mut [T], bias: &[T]) {
+    let n = bias.len();
+    if n == 0 {
+        return;
+    }
+    let add = |block: &mut [T]| {
+        for row in block.chunks_exact_mut(n) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                *v = *v + b;
+            }
+        }
+    };
+    let threads = rayon::current_num_threads();
+    if rows.len() < 1 << 16 || threads < 2 {
+        return add(rows);
+    }
+    use rayon::prelude::*;
+    let per = (rows.len() / n).div_ceil(4 * threads).max(1) * n;
+    rows.par_chunks_mut(per).for_each(add);
+}
+
+/// `batched_gemm` without a bias.
+#[allow(clippy::too_many_arguments)]
+fn product_only<T: 'static + Copy + Default + Send + Sync>(
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    batch: &[usize],
+    (m, k, n): (usize, usize, usize),
     one: T,
     zero: T,
 ) -> Vec<T> {
@@ -68,6 +113,7 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
     // gemm (read_dst = false) writes every element of each m x n block, so the output needs no
     // zero-fill pass; the buffer is only reached through raw pointers until then.
     let mut c: Vec<T> = Vec::with_capacity(nb * m * n);
+    let c_ptr = c.as_mut_ptr() as usize;
     let batch_strides = |l: &Layout| -> Vec<usize> { l.strides[..batch.len()].to_vec() };
     let (sa, sb) = (batch_strides(la), batch_strides(lb));
     // operand offsets of every batch entry, in row-major batch order
@@ -121,14 +167,15 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync>(
         // many small products (attention heads): one thread per product beats threads inside
         // each, whose fork-join costs more than the product itself
         use rayon::prelude::*;
-        c.spare_capacity_mut()
-            .par_chunks_mut(m * n)
-            .zip(offsets.par_iter())
-            .for_each(|(block, &mats)| one_product(mats, block.as_mut_ptr().cast::<T>(), Parallelism::None));
+        offsets.par_iter().enumerate().for_each(|(bi, &mats)| {
+            // SAFETY: block bi (m * n elements from bi * m * n) lies inside `c`'s capacity, and
+            // each task writes only its own block.
+            one_product(mats, unsafe { (c_ptr as *mut T).add(bi * m * n) }, Parallelism::None)
+        });
     } else {
         for (bi, &mats) in offsets.iter().enumerate() {
             // SAFETY: bi * m * n + m * n <= capacity.
-            one_product(mats, unsafe { c.as_mut_ptr().add(bi * m * n) }, par);
+            one_product(mats, unsafe { (c_ptr as *mut T).add(bi * m * n) }, par);
         }
     }
     // SAFETY: every one of the nb blocks of m * n elements was written by gemm above.
@@ -236,6 +283,19 @@ impl Tensor {
 
     /// `matmul` of operands with at least 2 dims each.
     fn matmul_nd(&self, other: &Tensor, shape_a: &[usize], shape_b: &[usize]) -> Result<Tensor> {
+        self.matmul_bias(other, shape_a, shape_b, None)
+    }
+
+    /// `matmul_nd`, plus `bias` (`[n]`, contiguous, on the CPU, of the operands' dtype, f32 or
+    /// f64: `addmm` checks) added to every output row in the same pass. Not recorded when
+    /// there is a bias (`addmm` takes this path only when nothing needs gradients).
+    pub(crate) fn matmul_bias(
+        &self,
+        other: &Tensor,
+        shape_a: &[usize],
+        shape_b: &[usize],
+        bias: Option<&Tensor>,
+    ) -> Result<Tensor> {
         crate::ops::check_same_device("matmul", self, other)?;
         let (a, b) = (self, other);
         let (m, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
@@ -280,22 +340,41 @@ impl Tensor {
             return Ok(self.finish_matmul(out, other));
         }
         // batch 1 (`x @ W^T` with one row) and matrix-vector products: a dedicated kernel
-        if let Some(out) = crate::ops::matvec::try_matvec(a, &la, b, &lb, &batch, (m, k, n), None) {
+        if let Some(out) = crate::ops::matvec::try_matvec(a, &la, b, &lb, &batch, (m, k, n), bias) {
             return Ok(self.finish_matmul(out, other));
         }
+        let bias_guard = bias.map(|t| t.read());
+        let bias_data = bias_guard.as_deref().zip(bias);
         let data = {
             let (ga, gb) = (a.read(), b.read());
-            match (&*ga, &*gb) {
-                (CpuStorage::F32(x), CpuStorage::F32(y)) => {
-                    CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
+            match (&*ga, &*gb, bias_data) {
+                (CpuStorage::F32(x), CpuStorage::F32(y), bias) => {
+                    let bias = bias.map(|(s, t)| match s {
+                        CpuStorage::F32(v) => &v[t.offset()..t.offset() + n],
+                        _ => unreachable!("addmm checked the bias dtype"),
+                    });
+                    CpuStorage::F32(batched_gemm(x, &la, y, &lb, &batch, (m, k, n), bias, 1.0, 0.0))
                 }
-                (CpuStorage::F64(x), CpuStorage::F64(y)) => {
-                    CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, m, k, n, 1.0, 0.0))
+                (CpuStorage::F64(x), CpuStorage::F64(y), bias) => {
+                    let bias = bias.map(|(s, t)| match s {
+                        CpuStorage::F64(v) => &v[t.offset()..t.offset() + n],
+                        _ => unreachable!("addmm checked the bias dtype"),
+                    });
+                    CpuStorage::F64(batched_gemm(x, &la, y, &lb, &batch, (m, k, n), bias, 1.0, 0.0))
                 }
-                (CpuStorage::F16(x), CpuStorage::F16(y)) => {
-                    CpuStorage::F16(batched_gemm(x, &la, y, &lb, &batch, m, k, n, f16::ONE, f16::ZERO))
-                }
-                (CpuStorage::BF16(_), _) => {
+                (_, _, Some(_)) => unreachable!("addmm passes a bias for f32 and f64 only"),
+                (CpuStorage::F16(x), CpuStorage::F16(y), None) => CpuStorage::F16(batched_gemm(
+                    x,
+                    &la,
+                    y,
+                    &lb,
+                    &batch,
+                    (m, k, n),
+                    None,
+                    f16::ONE,
+                    f16::ZERO,
+                )),
+                (CpuStorage::BF16(_), _, None) => {
                     drop((ga, gb));
                     // gemm has no bf16 kernel: compute in f32 (bf16 -> f32 is exact) and round once
                     let _ng = crate::autograd::no_grad();
@@ -306,22 +385,22 @@ impl Tensor {
                     drop(_ng);
                     return Ok(self.finish_matmul(r, other));
                 }
-                (CpuStorage::I64(x), CpuStorage::I64(y)) => {
+                (CpuStorage::I64(x), CpuStorage::I64(y), None) => {
                     CpuStorage::I64(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
                         c.wrapping_add(p.wrapping_mul(q))
                     }))
                 }
-                (CpuStorage::I32(x), CpuStorage::I32(y)) => {
+                (CpuStorage::I32(x), CpuStorage::I32(y), None) => {
                     CpuStorage::I32(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
                         c.wrapping_add(p.wrapping_mul(q))
                     }))
                 }
-                (CpuStorage::U8(x), CpuStorage::U8(y)) => {
+                (CpuStorage::U8(x), CpuStorage::U8(y), None) => {
                     CpuStorage::U8(batched_int(x, &la, y, &lb, &batch, m, k, n, |c, p, q| {
                         c.wrapping_add(p.wrapping_mul(q))
                     }))
                 }
-                (x, _) => return Err(dtype_err("matmul", format!("not supported for dtype {}", x.dtype()))),
+                (x, _, _) => return Err(dtype_err("matmul", format!("not supported for dtype {}", x.dtype()))),
             }
         };
         let mut shape = batch.to_vec();

@@ -4,6 +4,7 @@
 //! `cpu::gemv`; this file only decides from the layouts whether it applies.
 
 use crate::autograd::needs_grad;
+use crate::dtype::DType;
 use crate::error::{shape_err, Result};
 use crate::shape::Layout;
 use crate::storage::CpuStorage;
@@ -76,9 +77,11 @@ pub(crate) fn try_matvec(
 
 impl Tensor {
     /// `self + a @ b` for 2-D `a` `[m, k]` and `b` `[k, n]`, `self` broadcastable to `[m, n]`
-    /// (`torch.addmm(self, a, b)` with unit scale factors). The batch-1 f32 case with a 1-D
-    /// bias runs as one fused matrix-vector pass; everything else (and anything that records
-    /// gradients) is `a.matmul(b)?.add(self)`.
+    /// (`torch.addmm(self, a, b)` with unit scale factors). With a 1-D bias on f32/f64 CPU
+    /// tensors the bias is added inside the product (the matrix-vector kernel at batch 1, gemm
+    /// reading rows preset to the bias otherwise), the same values as a separate add without
+    /// its pass over the output; everything else (and anything that records gradients) is
+    /// `a.matmul(b)?.add(self)`.
     ///
     /// ```
     /// use ember_core::Tensor;
@@ -94,16 +97,18 @@ impl Tensor {
                 format!("expected 2-D matrices, got shapes {:?} and {:?}", a.shape(), b.shape()),
             ));
         }
-        let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
-        let plain = needs_grad(&[self, a, b])
-            || m != 1
-            || b.shape()[0] != k
-            || self.shape() != [n]
-            || crate::amp::autocast_dtype().is_some();
-        if !plain {
-            if let Some(y) = try_matvec(a, a.layout(), b, b.layout(), &[], (m, k, n), Some(self)) {
-                return Ok(y);
-            }
+        let (k, n) = (a.shape()[1], b.shape()[1]);
+        let float = matches!(a.dtype(), DType::F32 | DType::F64);
+        let fused = !needs_grad(&[self, a, b])
+            && float
+            && b.shape()[0] == k
+            && self.shape() == [n]
+            && self.is_contiguous()
+            && [self.dtype(), b.dtype()] == [a.dtype(); 2]
+            && [self, a, b].iter().all(|t| t.device().is_cpu())
+            && crate::amp::autocast_dtype().is_none();
+        if fused {
+            return a.matmul_bias(b, a.shape(), b.shape(), Some(self));
         }
         a.matmul(b)?.add(self)
     }

@@ -45,9 +45,16 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let y = {
         let _g = no_grad();
         match b {
-            // addmm fuses the bias add into the product at batch 1 (and is matmul + add else)
+            // addmm adds the bias inside the product (f32/f64 CPU; matmul + add else)
             Some(b) if x.ndim() == 2 => b.addmm(x, &w.t())?,
-            Some(b) => x.matmul(&w.t())?.add(b)?,
+            Some(b) => {
+                // [.., k] as one [rows, k] matrix, as matmul itself folds it
+                let k = w.shape()[1];
+                let mut shape = x.shape().to_vec();
+                let rows = shape[..shape.len() - 1].iter().product();
+                *shape.last_mut().expect("x has a dim") = w.shape()[0];
+                b.addmm(&x.reshape_to(&[rows, k])?, &w.t())?.reshape_to(&shape)?
+            }
             None => x.matmul(&w.t())?,
         }
     };
