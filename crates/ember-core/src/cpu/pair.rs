@@ -17,6 +17,12 @@
 //!
 //! Only one job runs at a time: a second caller (another user thread, a rayon worker inside a
 //! larger parallel op) finds the pair busy and runs its chunks itself, so nesting is safe.
+//!
+//! On a loaded machine (more runnable threads than cores) a spinning helper hurts: it takes
+//! time slices from the caller, and when it is descheduled holding a chunk the caller waits a
+//! whole slice for it. So the caller watches each job ([`Backoff`]): when the helper stalled it
+//! mid-job, or took no chunk of several jobs in a row, the pair runs solo (chunks in order on
+//! the caller, the helper parks) for [`SOLO`], then tries again.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
@@ -27,6 +33,43 @@ use std::time::{Duration, Instant};
 /// How long the helper spins waiting for the next job before it parks: long enough to span
 /// the gaps between the ops of a small model, short enough not to burn a core for long after.
 const SPIN: Duration = Duration::from_micros(200);
+
+/// How long the pair runs solo after the helper was found late or stalled.
+const SOLO: Duration = Duration::from_millis(50);
+
+/// Jobs in a row the helper may miss (take no chunk of) before the pair goes solo.
+const MISSES: u32 = 3;
+
+/// The caller's record of how the helper kept up: decides when the pair runs solo.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    misses: u32,
+    solo_until: Option<Instant>,
+}
+
+impl Backoff {
+    /// Whether jobs should run solo at `now`.
+    pub fn solo(&mut self, now: Instant) -> bool {
+        match self.solo_until {
+            Some(t) if now < t => true,
+            Some(_) => {
+                self.solo_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records a finished job: how many chunks the helper ran, and whether the caller had to
+    /// wait for a chunk the helper was holding (it was descheduled mid-chunk).
+    pub fn record(&mut self, helper_chunks: usize, stalled: bool, now: Instant) {
+        self.misses = if helper_chunks == 0 { self.misses + 1 } else { 0 };
+        if stalled || self.misses >= MISSES {
+            self.misses = 0;
+            self.solo_until = Some(now + SOLO);
+        }
+    }
+}
 
 /// Most chunks one job may have (they are counted in 16 bits).
 pub const MAX_CHUNKS: usize = u16::MAX as usize;
@@ -56,6 +99,10 @@ struct Helper {
     range: AtomicU64,
     /// Chunks of the current job that are finished (run, failed, or dropped after a panic).
     done: AtomicUsize,
+    /// Chunks of the current job the helper took.
+    helper_took: AtomicUsize,
+    /// How the helper kept up (only the caller holding the pair touches it).
+    backoff: Mutex<Backoff>,
     job: Mutex<Option<JobRef>>,
     /// The helper is parked (or about to park): the caller must unpark it.
     sleeping: AtomicBool,
@@ -74,6 +121,8 @@ fn helper() -> &'static Helper {
             posted: AtomicU64::new(0),
             range: AtomicU64::new(0),
             done: AtomicUsize::new(0),
+            helper_took: AtomicUsize::new(0),
+            backoff: Mutex::new(Backoff::default()),
             job: Mutex::new(None),
             sleeping: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
@@ -130,6 +179,7 @@ fn helper_loop(h: &'static Helper) {
         }
         seen = h.posted.load(Acquire);
         while let Some(c) = claim(h, seen as u32, true) {
+            h.helper_took.fetch_add(1, Relaxed);
             let job = h.job.lock().unwrap_or_else(|e| e.into_inner()).expect("a posted job");
             // SAFETY: we hold an unfinished chunk of job `seen`, so its caller is still waiting
             // (it returns only once `done` counts every chunk) and the closure is alive; the
@@ -144,8 +194,8 @@ fn helper_loop(h: &'static Helper) {
 }
 
 /// After the caller's last chunk: drop the chunks nobody took (after a panic), wait until
-/// every chunk is finished (so the caller's borrow outlives the helper's use of it), release
-/// the pair. True when a chunk run by the helper panicked.
+/// every chunk is finished (so the caller's borrow outlives the helper's use of it), note how
+/// the helper kept up, release the pair. True when a chunk run by the helper panicked.
 fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
     let mut cur = h.range.load(Acquire);
     loop {
@@ -163,14 +213,18 @@ fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
         }
     }
     let mut spins = 0u32;
+    let mut stalled = false;
     while h.done.load(Acquire) != chunks {
         std::hint::spin_loop();
         spins = spins.wrapping_add(1);
         if spins > 1 << 12 {
             // the helper was descheduled mid-chunk (a busy machine): let it run
+            stalled = true;
             std::thread::yield_now();
         }
     }
+    let took = h.helper_took.load(Relaxed);
+    lock(&h.backoff).record(took, stalled, Instant::now());
     // read before releasing the pair, so the flag is this job's
     let helper_panicked = h.panicked.swap(false, AcqRel);
     h.busy.store(false, Release);
@@ -181,14 +235,17 @@ fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
 /// the helper when the rayon pool allows more than one thread and the pair is free, else all
 /// here in order. A panic in any chunk propagates to the caller once no chunk is running.
 ///
-/// The helper is off unless `EMBER_PAIR=1` is set: on this shared 2-core machine under load
-/// (other builds running) a spinning helper doubled W8's time (MLP 26 -> 47 us, CNN 45 -> 90
-/// us, load ~4), while with the process at high priority it gained 1.3x; until it is measured
-/// on a quiet machine the chunks run in order on the caller.
+/// `EMBER_PAIR=0` turns the helper off (every job then runs in order on the caller). On a
+/// quiet 2-core machine it takes W8's batch-1 MLP from ~25 to ~16 us; on a loaded one the
+/// caller's [`Backoff`] sends the pair solo.
 pub fn run(chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     static ON: OnceLock<bool> = OnceLock::new();
-    let on = *ON.get_or_init(|| std::env::var("EMBER_PAIR").is_ok_and(|v| v == "1"));
+    let on = *ON.get_or_init(|| std::env::var("EMBER_PAIR").map_or(true, |v| v != "0"));
     run_with(on, chunks, f)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `run`, with the helper allowed or not.
@@ -203,6 +260,11 @@ fn run_with(helper_on: bool, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..chunks).for_each(f);
         return;
     }
+    if lock(&h.backoff).solo(Instant::now()) {
+        h.busy.store(false, Release);
+        (0..chunks).for_each(f);
+        return;
+    }
     // SAFETY (of the lifetime erasure): `finish` below blocks until every chunk is finished,
     // before `f`'s borrow ends, on every path out of this function (the caller's chunks run
     // under catch_unwind).
@@ -210,6 +272,7 @@ fn run_with(helper_on: bool, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     let ptr: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(ptr) };
     *h.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(JobRef(ptr));
     h.done.store(0, Relaxed);
+    h.helper_took.store(0, Relaxed);
     let next = h.posted.load(Relaxed) + 1;
     let id = next as u32;
     h.range.store(pack(id, 0, chunks as u16), Release);
@@ -304,6 +367,36 @@ mod tests {
             // the pair is usable again
             assert_eq!(count_runs(5), vec![1; 5]);
         }
+    }
+
+    #[test]
+    fn backoff_goes_solo_after_misses_or_a_stall_and_comes_back() {
+        let t0 = Instant::now();
+        let mut b = Backoff::default();
+        assert!(!b.solo(t0));
+        // a late helper now and then is normal (it was parked): no back-off
+        for _ in 0..10 {
+            b.record(0, false, t0);
+            b.record(2, false, t0);
+        }
+        assert!(!b.solo(t0));
+        for _ in 0..MISSES {
+            b.record(0, false, t0);
+        }
+        assert!(b.solo(t0) && b.solo(t0 + SOLO / 2));
+        assert!(!b.solo(t0 + SOLO), "solo ends after SOLO");
+        assert!(!b.solo(t0 + SOLO * 2));
+        // one stall is enough
+        b.record(3, true, t0);
+        assert!(b.solo(t0));
+    }
+
+    #[test]
+    fn solo_jobs_still_run_every_chunk() {
+        let h = helper();
+        lock(&h.backoff).record(0, true, Instant::now());
+        assert_eq!(count_runs(6), vec![1; 6]);
+        *lock(&h.backoff) = Backoff::default();
     }
 
     #[test]
