@@ -21,6 +21,8 @@ fn main() {
     let shapes = [
         (32usize, 256usize, 1024usize, true), // LSTM step forward (h @ W_hh^T)
         (32, 256, 1024, false),               // the same on W_hh^T made contiguous (the old path)
+        (16, 256, 1024, true),                // one thread's half of the batch (split by rows)
+        (32, 256, 512, true),                 // one thread's half of the gates (split by units)
         (32, 1024, 256, false),               // LSTM step backward (dpre @ W_hh)
         (1024, 1600, 256, false),             // LSTM dW_hh (dgx^T @ h)
         (1600, 64, 1024, true),               // LSTM input projection

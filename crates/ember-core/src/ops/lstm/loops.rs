@@ -19,11 +19,14 @@ use std::sync::Mutex;
 /// few microseconds.
 const SPLIT_MACS: usize = 1 << 22;
 
+/// One part's (dh, dc) rows when its backward loop is done.
+type PartState<T> = (Vec<T>, Vec<T>);
+
 /// The batch rows of each part: about equal, one per thread of rayon's pool.
 pub(super) fn row_parts(t_len: usize, b: usize, hs: usize) -> Vec<Range<usize>> {
     let threads = rayon::current_num_threads().min(b);
     if threads < 2 || t_len * b * 4 * hs * hs < SPLIT_MACS {
-        return vec![0..b];
+        return std::iter::once(0..b).collect();
     }
     let per = b.div_ceil(threads);
     (0..b).step_by(per).map(|r0| r0..(r0 + per).min(b)).collect()
@@ -160,7 +163,7 @@ pub(super) fn backward_loop<T: Recurrent>(
     let mut dc0 = vec![T::ZERO; bh];
     let parts = row_parts(t_len, b, hs);
     // each part's (dh_0, dc_0) rows, copied into place after the parallel section
-    let results: Vec<Mutex<Option<(Vec<T>, Vec<T>)>>> = parts.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<PartState<T>>>> = parts.iter().map(|_| Mutex::new(None)).collect();
     {
         let dg = RowsOf::new(&mut dgx, b, 4 * hs);
         let threads = product_threads(parts.len(), b.div_ceil(parts.len()), 4 * hs, hs);
