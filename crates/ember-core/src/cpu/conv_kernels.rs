@@ -4,7 +4,8 @@
 //! (`[C_in/groups * kH * kW, OH * OW]`) is built in a scratch buffer that stays in cache and is
 //! fed straight to `gemm`. Large batches are split into one chunk per thread (each gemm then
 //! runs single-threaded, which beats threading many small products); small batches run in
-//! order and let gemm thread each product when it is big enough.
+//! order, and each large sample is split over two threads: the forward by output positions
+//! (im2col and product both halved), the adjoints by the rows of their products.
 //!
 //! The three kernels are the forward convolution and its two adjoints (gradient with respect to
 //! the input and to the weight); `ops/conv.rs` wires them as mutually differentiable ops.
@@ -126,30 +127,54 @@ fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
 /// Build the im2col matrix `[cin_g * kh * kw, oh * ow]` of one group of one sample
 /// (`x` starts at the group's first channel plane).
 pub fn im2col<T: Float>(x: &[T], g: &ConvGeom, cols: &mut [T]) {
+    im2col_part(x, g, 0..g.p(), cols)
+}
+
+/// The pieces of output positions `at` (indices into the row-major `[OH, OW]` grid) that lie in
+/// one output row each: `(oy, ox range, offset of the piece within at)`.
+fn row_pieces(ow: usize, at: Range<usize>) -> impl Iterator<Item = (usize, Range<usize>, usize)> {
+    let rows = if at.is_empty() {
+        0..0
+    } else {
+        at.start / ow..(at.end - 1) / ow + 1
+    };
+    rows.map(move |oy| {
+        let (x0, x1) = (at.start.max(oy * ow) - oy * ow, at.end.min((oy + 1) * ow) - oy * ow);
+        (oy, x0..x1, oy * ow + x0 - at.start)
+    })
+}
+
+/// Columns `at` of the im2col matrix: `[cin_g * kh * kw, at.len()]`, one part of a product split
+/// by output positions (`at` need not start or end on an output row).
+fn im2col_part<T: Float>(x: &[T], g: &ConvGeom, at: Range<usize>, cols: &mut [T]) {
     if g.is_dense() {
-        return im2col_dense(x, g, cols);
+        return im2col_dense(x, g, at, cols);
     }
-    let (p, ow, plane) = (g.p(), g.ow, g.h * g.w);
+    let plane = g.h * g.w;
     let [sh, sw] = g.stride;
     let [dh, dw] = g.dilation;
     let [ph, pw] = g.pad;
-    let mut rows = cols.chunks_exact_mut(p);
+    let mut rows = cols.chunks_exact_mut(at.len());
     for c in 0..g.cin_g() {
         let src = &x[c * plane..(c + 1) * plane];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let dst = rows.next().expect("cols holds k rows");
-                let (lo, hi) = valid_range(g.w, sw, pw, kj * dw, ow);
-                for (oy, drow) in dst.chunks_exact_mut(ow).enumerate() {
+                let (vlo, vhi) = valid_range(g.w, sw, pw, kj * dw, g.ow);
+                for (oy, ox, off) in row_pieces(g.ow, at.clone()) {
+                    let drow = &mut dst[off..off + ox.len()];
                     let iy = oy * sh + ki * dh;
-                    if iy < ph || iy - ph >= g.h || lo == hi {
+                    // the valid columns of this piece, relative to its start
+                    let lo = vlo.clamp(ox.start, ox.end) - ox.start;
+                    let hi = vhi.clamp(ox.start, ox.end) - ox.start;
+                    if iy < ph || iy - ph >= g.h || lo >= hi {
                         drow.fill(T::ZERO);
                         continue;
                     }
                     let srow = &src[(iy - ph) * g.w..(iy - ph + 1) * g.w];
                     drow[..lo].fill(T::ZERO);
                     drow[hi..].fill(T::ZERO);
-                    let base = lo * sw + kj * dw - pw;
+                    let base = (ox.start + lo) * sw + kj * dw - pw;
                     if sw == 1 {
                         copy_row(&mut drow[lo..hi], &srow[base..base + hi - lo]);
                     } else {
@@ -163,20 +188,24 @@ pub fn im2col<T: Float>(x: &[T], g: &ConvGeom, cols: &mut [T]) {
     }
 }
 
-/// `im2col` for `ConvGeom::is_dense` geometry. The generic version's per-row bounds logic
+/// `im2col_part` for `ConvGeom::is_dense` geometry. The generic version's per-row bounds logic
 /// costs more than the copy of a short row (profiled: W5's 11-wide rows), so this one only
 /// copies.
-fn im2col_dense<T: Float>(x: &[T], g: &ConvGeom, cols: &mut [T]) {
-    let (ow, w, plane) = (g.ow, g.w, g.h * g.w);
-    let mut rows = cols[..g.k() * g.p()].chunks_exact_mut(g.p());
+fn im2col_dense<T: Float>(x: &[T], g: &ConvGeom, at: Range<usize>, cols: &mut [T]) {
+    let (w, plane) = (g.w, g.h * g.w);
+    // (input offset of the piece's first position at kernel offset 0, place in the row, length):
+    // the same for every im2col row, so worked out once
+    let pieces: Vec<(usize, usize, usize)> = row_pieces(g.ow, at.clone())
+        .map(|(oy, ox, off)| (oy * w + ox.start, off, ox.len()))
+        .collect();
+    let mut rows = cols[..g.k() * at.len()].chunks_exact_mut(at.len());
     for src in x[..g.cin_g() * plane].chunks_exact(plane) {
         for ki in 0..g.kh {
-            // the input rows this window row reads, from its first column on
-            let src = &src[ki * w..];
             for kj in 0..g.kw {
                 let dst = rows.next().expect("cols holds k rows");
-                for (drow, srow) in dst.chunks_exact_mut(ow).zip(src[kj..].chunks(w)) {
-                    copy_row(drow, srow);
+                let src = &src[ki * w + kj..];
+                for &(from, off, len) in &pieces {
+                    copy_row(&mut dst[off..off + len], &src[from..]);
                 }
             }
         }
@@ -326,19 +355,44 @@ fn gemm_into<T: Float>(
             gemm_into(r, n, k, &mut d, dst_rs, accumulate, lhs.rows(i * rows), rhs, false);
         });
     }
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(last(m, n, dst_rs, 1) < dst.len(), "gemm_into: dst too small");
-    assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_into: lhs too small");
-    assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_into: rhs too small");
-    // SAFETY: the asserts above keep every index the product touches inside the three slices;
-    // `dst` is borrowed mutably, so it aliases neither operand; gemm reads `dst` only when
-    // `accumulate` is set, which requires it initialized, and otherwise writes all of it.
+    // SAFETY: the assert above keeps every index of the product inside `dst`, which is
+    // borrowed mutably, so it aliases neither operand; gemm reads `dst` only when `accumulate`
+    // is set, which requires it initialized, and otherwise writes all of it.
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr() as *mut T, dst_rs, accumulate, lhs, rhs) }
+}
+
+/// The last index of a `rows x cols` block at strides `rs`, `cs` (both counts non-zero).
+fn last(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    (rows - 1) * rs + (cols - 1) * cs
+}
+
+/// `gemm_into` on a raw destination, single-threaded; the operands' bounds are checked here.
+///
+/// SAFETY (callers): `dst` is valid for writes (and reads, with `accumulate`, then also
+/// initialized) at every `r * dst_rs + c`, `r < m`, `c < n`, and no other thread touches those
+/// elements during the call; `m`, `n`, `k` are non-zero.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+) {
+    assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_raw: lhs too small");
+    assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_raw: rhs too small");
+    // SAFETY: the asserts keep the operands' reads inside their slices; the caller vouches for
+    // `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr() as *mut T,
+            dst,
             1,
             dst_rs as isize,
             accumulate,
@@ -440,10 +494,15 @@ pub fn conv2d_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGe
     // every output element is written: by gemm, or by the bias fill that gemm then adds to
     filled(g.n * g.out_sample(), |y| {
         over_batch(g, y, g.out_sample(), |samples, out, split| {
-            let mut cols = scratch::<T>(g);
+            let by_parts = split && split_positions(g);
+            let mut cols = if by_parts { Vec::new() } else { scratch::<T>(g) };
             for (i, s) in samples.enumerate() {
                 let xs = &x[s * g.in_sample()..(s + 1) * g.in_sample()];
                 let ys = &mut out[i * g.out_sample()..(i + 1) * g.out_sample()];
+                if by_parts {
+                    forward_split(xs, w, bias, g, ys);
+                    continue;
+                }
                 for grp in 0..g.groups {
                     let xg = &xs[grp * cin_g * g.h * g.w..(grp + 1) * cin_g * g.h * g.w];
                     let rhs = if g.is_pointwise() {
@@ -466,6 +525,93 @@ pub fn conv2d_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGe
             }
         })
     })
+}
+
+/// Whether a sample's forward product is worth splitting by output positions over the caller and
+/// the pair helper: below this many multiply-adds the fork costs more than it saves.
+fn split_positions(g: &ConvGeom) -> bool {
+    g.p() >= 2 && g.macs_per_sample() >= 1 << 17 && rayon::current_num_threads() > 1
+}
+
+/// A raw output pointer shared by the parts of a split product (each writes its own elements).
+struct SharedOut<T>(*mut T);
+
+// SAFETY: the parts that share it write disjoint elements, and the owner waits for all of them.
+unsafe impl<T: Send> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    /// The pointer `offset` elements on (a method, so closures capture the whole wrapper).
+    /// SAFETY (callers): the offset stays inside the allocation.
+    unsafe fn at(&self, offset: usize) -> *mut T {
+        // SAFETY: as the caller vouches.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// One sample's forward convolution split by output positions over the caller and the pair
+/// helper (`cpu::pair`): each part builds the im2col columns of its positions (so the gather is
+/// split too, not only the product; splitting the product's channel rows instead left the
+/// whole im2col on one thread: W8's conv2 took 28 us, the same as one thread), then fills its
+/// columns of every output channel. The cut is a multiple of 16 positions, gemm's vector width
+/// here, so neither part ends in a mostly empty tile. `ys` is the sample's `[C_out, OH * OW]`.
+fn forward_split<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom, ys: &mut [MaybeUninit<T>]) {
+    let (k, p, cin_g, cout_g) = (g.k(), g.p(), g.cin_g(), g.cout_g());
+    assert!(
+        ys.len() >= g.out_sample() && xs.len() >= g.in_sample(),
+        "forward_split: sizes"
+    );
+    let cut = ((p / 2 + 8) / 16 * 16).clamp(1, p - 1);
+    let parts = [0..cut, cut..p];
+    let out = SharedOut(ys.as_mut_ptr() as *mut T);
+    super::pair::run(parts.len(), &|part| {
+        let at = parts[part].clone();
+        let (c0, pc) = (at.start, at.len());
+        let im2col_len = if g.is_pointwise() { 0 } else { k * pc };
+        with_scratch::<T, ()>(im2col_len + cout_g * pc, |scratch| {
+            let (cols, block) = scratch.split_at_mut(im2col_len);
+            for grp in 0..g.groups {
+                let xg = &xs[grp * cin_g * g.h * g.w..(grp + 1) * cin_g * g.h * g.w];
+                let rhs = if g.is_pointwise() {
+                    mat(&xg[c0..], p, 1)
+                } else {
+                    im2col_part(xg, g, at.clone(), cols);
+                    mat(cols, pc, 1)
+                };
+                let wg = mat(&w[grp * cout_g * k..(grp + 1) * cout_g * k], k, 1);
+                // the product goes to a block of this part's own first: written straight into
+                // the output, the two parts' columns shared the cache line at the cut in every
+                // row, and the line bouncing between the cores cost more than the copy
+                gemm_into(cout_g, pc, k, as_uninit(block), pc, false, wg, rhs, false);
+                for (r, row) in block.chunks_exact(pc).enumerate() {
+                    let b = bias.map_or(T::ZERO, |b| b[grp * cout_g + r]);
+                    // SAFETY: channel grp * cout_g + r, columns c0..c0 + pc: inside `ys`
+                    // (asserted above), written by this part only.
+                    let dst = unsafe { std::slice::from_raw_parts_mut(out.at((grp * cout_g + r) * p + c0), pc) };
+                    for (d, &v) in dst.iter_mut().zip(row) {
+                        *d = v + b;
+                    }
+                }
+            }
+        });
+    });
+}
+
+/// Run `f` on a scratch slice of `len` elements of this thread, kept from call to call: a fresh
+/// zeroed im2col buffer per call cost as much as the im2col itself in a batch-1 convolution
+/// (the contents are whatever the last user left; `f` must write before it reads).
+fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    // taken out while in use, so a nested call finds it empty and allocates its own
+    let mut buf = SCRATCH.with(|s| s.take());
+    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+    if buf.len() < words {
+        buf.resize(words, 0);
+    }
+    let r = f(&mut bytemuck::cast_slice_mut::<u64, T>(&mut buf)[..len]);
+    SCRATCH.with(|s| s.set(buf));
+    r
 }
 
 /// The gradient of `conv2d_forward` with respect to its input: `gx = conv2d^T(gy, w)`

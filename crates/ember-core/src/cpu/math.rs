@@ -15,6 +15,7 @@ pub trait Float:
     + Div<Output = Self>
     + Neg<Output = Self>
     + Rem<Output = Self>
+    + bytemuck::Pod
     + 'static
 {
     const ZERO: Self;

@@ -22,7 +22,10 @@
 //! time slices from the caller, and when it is descheduled holding a chunk the caller waits a
 //! whole slice for it. So the caller watches each job ([`Backoff`]): when the helper stalled it
 //! mid-job, or took no chunk of several jobs in a row, the pair runs solo (chunks in order on
-//! the caller, the helper parks) for [`SOLO`], then tries again.
+//! the caller, the helper parks) for a spell, then tries again. The spell starts short
+//! ([`SOLO_MIN`]: a virtual core is now and then held up by its host for a moment, which says
+//! little about the next millisecond) and doubles while the trouble repeats, up to
+//! [`SOLO_MAX`] (another process keeps the second core busy).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
@@ -34,8 +37,14 @@ use std::time::{Duration, Instant};
 /// the gaps between the ops of a small model, short enough not to burn a core for long after.
 const SPIN: Duration = Duration::from_micros(200);
 
-/// How long the pair runs solo after the helper was found late or stalled.
-const SOLO: Duration = Duration::from_millis(50);
+/// The first solo spell after the helper was found late or stalled.
+const SOLO_MIN: Duration = Duration::from_millis(2);
+
+/// The longest solo spell, reached when the trouble comes back after every spell.
+const SOLO_MAX: Duration = Duration::from_millis(64);
+
+/// A spell of this long without trouble brings the next solo spell back to [`SOLO_MIN`].
+const CALM: Duration = Duration::from_millis(500);
 
 /// Jobs in a row the helper may miss (take no chunk of) before the pair goes solo.
 const MISSES: u32 = 3;
@@ -45,6 +54,8 @@ const MISSES: u32 = 3;
 pub struct Backoff {
     misses: u32,
     solo_until: Option<Instant>,
+    /// The length of the last solo spell and when it was set (none yet: none).
+    last_spell: Option<(Duration, Instant)>,
 }
 
 impl Backoff {
@@ -60,13 +71,26 @@ impl Backoff {
         }
     }
 
-    /// Records a finished job: how many chunks the helper ran, and whether the caller had to
-    /// wait for a chunk the helper was holding (it was descheduled mid-chunk).
-    pub fn record(&mut self, helper_chunks: usize, stalled: bool, now: Instant) {
-        self.misses = if helper_chunks == 0 { self.misses + 1 } else { 0 };
+    /// Records a finished job: how many chunks the helper ran, whether the caller had to
+    /// wait for a chunk the helper was holding (it was descheduled mid-chunk), and whether the
+    /// job had to wake the parked helper. Waking takes a while (tens of microseconds where the
+    /// idle core is a halted virtual CPU), so a woken helper missing the job says nothing
+    /// about the machine: counting those misses sent the pair solo again right after each
+    /// solo spell, and the helper never caught up.
+    pub fn record(&mut self, helper_chunks: usize, stalled: bool, woken: bool, now: Instant) {
+        if helper_chunks > 0 {
+            self.misses = 0;
+        } else if !woken {
+            self.misses += 1;
+        }
         if stalled || self.misses >= MISSES {
             self.misses = 0;
-            self.solo_until = Some(now + SOLO);
+            let spell = match self.last_spell {
+                Some((len, at)) if now.saturating_duration_since(at) < len + CALM => (len * 2).min(SOLO_MAX),
+                _ => SOLO_MIN,
+            };
+            self.last_spell = Some((spell, now));
+            self.solo_until = Some(now + spell);
         }
     }
 }
@@ -196,7 +220,7 @@ fn helper_loop(h: &'static Helper) {
 /// After the caller's last chunk: drop the chunks nobody took (after a panic), wait until
 /// every chunk is finished (so the caller's borrow outlives the helper's use of it), note how
 /// the helper kept up, release the pair. True when a chunk run by the helper panicked.
-fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
+fn finish(h: &Helper, id: u32, chunks: usize, woken: bool) -> bool {
     let mut cur = h.range.load(Acquire);
     loop {
         let (_, front, back) = unpack(cur);
@@ -224,7 +248,7 @@ fn finish(h: &Helper, id: u32, chunks: usize) -> bool {
         }
     }
     let took = h.helper_took.load(Relaxed);
-    lock(&h.backoff).record(took, stalled, Instant::now());
+    lock(&h.backoff).record(took, stalled, woken, Instant::now());
     // read before releasing the pair, so the flag is this job's
     let helper_panicked = h.panicked.swap(false, AcqRel);
     h.busy.store(false, Release);
@@ -277,7 +301,8 @@ fn run_with(helper_on: bool, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
     let id = next as u32;
     h.range.store(pack(id, 0, chunks as u16), Release);
     h.posted.store(next, SeqCst);
-    if h.sleeping.load(SeqCst) {
+    let woken = h.sleeping.load(SeqCst);
+    if woken {
         if let Some(t) = h.thread.get() {
             t.unpark();
         }
@@ -291,7 +316,7 @@ fn run_with(helper_on: bool, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
             break;
         }
     }
-    let helper_panicked = finish(h, id, chunks);
+    let helper_panicked = finish(h, id, chunks, woken);
     if let Some(e) = failure {
         std::panic::resume_unwind(e);
     }
@@ -374,27 +399,42 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Backoff::default();
         assert!(!b.solo(t0));
-        // a late helper now and then is normal (it was parked): no back-off
+        // a late helper now and then is normal: no back-off
         for _ in 0..10 {
-            b.record(0, false, t0);
-            b.record(2, false, t0);
+            b.record(0, false, false, t0);
+            b.record(2, false, false, t0);
+        }
+        // nor are misses of jobs that had to wake it
+        for _ in 0..MISSES * 2 {
+            b.record(0, false, true, t0);
         }
         assert!(!b.solo(t0));
         for _ in 0..MISSES {
-            b.record(0, false, t0);
+            b.record(0, false, false, t0);
         }
-        assert!(b.solo(t0) && b.solo(t0 + SOLO / 2));
-        assert!(!b.solo(t0 + SOLO), "solo ends after SOLO");
-        assert!(!b.solo(t0 + SOLO * 2));
-        // one stall is enough
-        b.record(3, true, t0);
-        assert!(b.solo(t0));
+        assert!(b.solo(t0) && b.solo(t0 + SOLO_MIN / 2));
+        assert!(!b.solo(t0 + SOLO_MIN), "the first spell is short");
+        // trouble right after the spell: the next spell is twice as long, and so on up to
+        // the longest
+        let t1 = t0 + SOLO_MIN;
+        b.record(3, true, false, t1);
+        assert!(b.solo(t1 + SOLO_MIN) && !b.solo(t1 + SOLO_MIN * 2));
+        let mut t = t1 + SOLO_MIN * 2;
+        for _ in 0..10 {
+            b.record(1, true, false, t);
+            t += SOLO_MAX;
+        }
+        assert!(b.solo(t - SOLO_MAX / 2) && !b.solo(t));
+        // after a calm stretch a stall costs the short spell again
+        let t2 = t + CALM * 2;
+        b.record(3, true, false, t2);
+        assert!(b.solo(t2) && !b.solo(t2 + SOLO_MIN));
     }
 
     #[test]
     fn solo_jobs_still_run_every_chunk() {
         let h = helper();
-        lock(&h.backoff).record(0, true, Instant::now());
+        lock(&h.backoff).record(0, true, false, Instant::now());
         assert_eq!(count_runs(6), vec![1; 6]);
         *lock(&h.backoff) = Backoff::default();
     }

@@ -866,13 +866,24 @@ mod tests {
             // large enough to split the batch over threads
             ([6, 3, 16, 16], [8, 3, 3, 3], p([1, 1], [1, 1], [1, 1], 1)),
             ([6, 8, 12, 12], [8, 2, 3, 3], p([1, 1], [1, 1], [1, 1], 4)),
-            // one large sample: each product splits its rows over threads
+            // one large sample: the forward splits its output positions over two threads
+            // (cut mid-row), the backward products their rows
             ([1, 16, 32, 32], [32, 16, 3, 3], p([1, 1], [1, 1], [1, 1], 1)),
+            ([1, 8, 20, 19], [16, 8, 3, 3], p([2, 1], [1, 2], [1, 2], 1)),
+            ([1, 8, 20, 20], [16, 4, 3, 3], p([1, 1], [1, 1], [1, 1], 2)),
+            ([1, 32, 20, 20], [32, 32, 1, 1], p([1, 1], [0, 0], [1, 1], 1)),
+            ([1, 32, 13, 13], [64, 32, 3, 3], p([1, 1], [0, 0], [1, 1], 1)),
         ]
     }
 
     #[test]
     fn conv2d_matches_direct_convolution() {
+        // two threads, so the split paths run whatever the machine
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        pool.install(conv2d_matches_direct_convolution_here);
+    }
+
+    fn conv2d_matches_direct_convolution_here() {
         for (i, (xs, ws, p)) in configs().into_iter().enumerate() {
             let (x, w, b) = (
                 rand(&xs, i as u64),
