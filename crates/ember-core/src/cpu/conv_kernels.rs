@@ -355,44 +355,19 @@ fn gemm_into<T: Float>(
             gemm_into(r, n, k, &mut d, dst_rs, accumulate, lhs.rows(i * rows), rhs, false);
         });
     }
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(last(m, n, dst_rs, 1) < dst.len(), "gemm_into: dst too small");
-    // SAFETY: the assert above keeps every index of the product inside `dst`, which is
-    // borrowed mutably, so it aliases neither operand; gemm reads `dst` only when `accumulate`
-    // is set, which requires it initialized, and otherwise writes all of it.
-    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr() as *mut T, dst_rs, accumulate, lhs, rhs) }
-}
-
-/// The last index of a `rows x cols` block at strides `rs`, `cs` (both counts non-zero).
-fn last(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
-    (rows - 1) * rs + (cols - 1) * cs
-}
-
-/// `gemm_into` on a raw destination, single-threaded; the operands' bounds are checked here.
-///
-/// SAFETY (callers): `dst` is valid for writes (and reads, with `accumulate`, then also
-/// initialized) at every `r * dst_rs + c`, `r < m`, `c < n`, and no other thread touches those
-/// elements during the call; `m`, `n`, `k` are non-zero.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_raw<T: Float>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: Mat<'_, T>,
-    rhs: Mat<'_, T>,
-) {
-    assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_raw: lhs too small");
-    assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_raw: rhs too small");
-    // SAFETY: the asserts keep the operands' reads inside their slices; the caller vouches for
-    // `dst`.
+    assert!(last(m, k, lhs.rs, lhs.cs) < lhs.data.len(), "gemm_into: lhs too small");
+    assert!(last(k, n, rhs.rs, rhs.cs) < rhs.data.len(), "gemm_into: rhs too small");
+    // SAFETY: the asserts above keep every index the product touches inside the three slices;
+    // `dst` is borrowed mutably, so it aliases neither operand; gemm reads `dst` only when
+    // `accumulate` is set, which requires it initialized, and otherwise writes all of it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst,
+            dst.as_mut_ptr() as *mut T,
             1,
             dst_rs as isize,
             accumulate,
@@ -562,7 +537,7 @@ fn forward_split<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom, 
     );
     let cut = ((p / 2 + 8) / 16 * 16).clamp(1, p - 1);
     let parts = [0..cut, cut..p];
-    let out = SharedOut(ys.as_mut_ptr() as *mut T);
+    let out = SharedOut(ys.as_mut_ptr());
     super::pair::run(parts.len(), &|part| {
         let at = parts[part].clone();
         let (c0, pc) = (at.start, at.len());
@@ -588,7 +563,7 @@ fn forward_split<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom, 
                     // (asserted above), written by this part only.
                     let dst = unsafe { std::slice::from_raw_parts_mut(out.at((grp * cout_g + r) * p + c0), pc) };
                     for (d, &v) in dst.iter_mut().zip(row) {
-                        *d = v + b;
+                        d.write(v + b);
                     }
                 }
             }
