@@ -3,7 +3,7 @@
 
 use crate::models::{self, DatasetKind, ModelKind, RunInfo};
 use crate::{CliError, CliResult};
-use ember_core::{Result, Tensor};
+use ember_core::{Device, Result, Tensor};
 use ember_data::{paths, readers::mnist::load_idx_pair, DataLoader, ImageClassDataset, Split, Subset};
 use ember_dist::{DistributedDataParallel, DistributedSampler, ProcessGroup};
 use ember_nn::{functional, Module};
@@ -103,6 +103,10 @@ pub struct TrainArgs {
     /// Background threads preparing batches.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Where to train: cpu, cuda (GPU 0) or cuda:N. A GPU needs a build with `--features cuda`
+    /// and an NVIDIA driver; without them this is a clear error.
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 /// Settings fixed for a run: stored in its checkpoint, read back on `--resume`.
@@ -181,6 +185,15 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
     if batch_size == 0 || args.epochs == 0 {
         return Err("--batch-size and --epochs must be at least 1".to_string().into());
     }
+    let device: Device = args.device.parse().map_err(|e| CliError(format!("--device: {e}")))?;
+    device
+        .check_available("ember train")
+        .map_err(|e| CliError(format!("--device {device}: {e}")))?;
+    if world > 1 && !device.is_cpu() {
+        return Err(CliError(format!(
+            "--device {device}: data-parallel runs of `ember train` are CPU-only for now (drop --device, or run one process)"
+        )));
+    }
 
     let dir = match dataset {
         DatasetKind::Mnist => paths::mnist_dir(args.data_dir.as_deref())?,
@@ -227,6 +240,8 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
 
     ember_core::manual_seed(seed);
     let model = models::build(model_kind)?;
+    // before the optimizer is built, which holds the parameters it finds (as in PyTorch)
+    model.to_device(device)?;
     let model: Box<dyn Module> = if world > 1 {
         // starts from rank 0's weights, averages gradients during backward
         Box::new(DistributedDataParallel::new(model, group.clone())?)
@@ -254,11 +269,12 @@ pub fn run(args: TrainArgs) -> CliResult<ExitCode> {
         say(format!("resuming {} from {}", out.display(), ckpt_path.display()));
     }
     say(format!(
-        "training {} on {} ({n_train} train / {n_test} test images) for {} epochs: {} lr {lr}, batch {batch_size}, seed {seed}",
+        "training {} on {} ({n_train} train / {n_test} test images) for {} epochs: {} lr {lr}, batch {batch_size}, seed {seed}{}",
         model_kind.name(),
         dataset.flavor().name(),
         args.epochs,
-        opt_kind.name()
+        opt_kind.name(),
+        if device.is_cpu() { String::new() } else { format!(", on {device}") }
     ));
     let metadata = serde_json::to_value(&settings).map_err(|e| CliError(e.to_string()))?;
     let report = Trainer::new(&model, opt.as_mut(), |out: &Tensor, y: &Tensor| {

@@ -167,6 +167,39 @@ fn cnn_trains_and_reports_progress() {
     assert!(log[0].test_accuracy.unwrap() > 0.2, "{:?}", log[0]);
 }
 
+/// `--device cuda`: the same run on GPU 0, resumed there from its checkpoint (the optimizer's
+/// state loads onto the GPU). Skips, saying why, where this build or machine has no GPU.
+#[test]
+fn trains_and_resumes_on_the_gpu() {
+    if let Err(e) = ember_core::Device::cuda(0).check_available("test") {
+        eprintln!("skipped: {e}");
+        return;
+    }
+    let out = scratch("gpu").join("run");
+    let args = |epochs: &'static str| {
+        let mut a = vec!["train", "mnist", "--device", "cuda", "--epochs", epochs];
+        a.extend(["--limit-train", "640", "--limit-test", "200", "--json"]);
+        a
+    };
+    let mut first = args("1");
+    first.extend(["--out", out.to_str().unwrap()]);
+    let o = run(&first);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("on cuda:0"), "{stderr}");
+    assert!(
+        json_lines(&stdout)[0]["test_accuracy"].as_f64().unwrap() > 0.2,
+        "{stdout}"
+    );
+    let mut again = args("2");
+    again.extend(["--out", out.to_str().unwrap(), "--resume"]);
+    let o = run(&again);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.last().unwrap()["epoch"], 2, "{stdout}");
+}
+
 /// Ctrl-C in the middle of epoch 2, then `--resume`, ends with exactly the weights of a run
 /// that was never interrupted (wherever the interrupt landed).
 #[cfg(unix)]
@@ -298,6 +331,17 @@ fn clear_errors_never_panics() {
     check(&["train", "mnist", "--model", "resnet"], &["invalid value 'resnet'"]);
     check(&["train", "cifar"], &["invalid value 'cifar'"]);
     check(&["train", "mnist", "--epochs", "many"], &["invalid value 'many'"]);
+    check(
+        &["train", "mnist", "--device", "gpu"],
+        &["--device", "unknown device \"gpu\""],
+    );
+    if ember_core::Device::cuda(0).check_available("test").is_err() {
+        // no GPU here (or no CUDA backend in this build): a clear error before any data is read
+        check(
+            &["train", "mnist", "--device", "cuda", "--out", e],
+            &["--device cuda:0", "no CUDA driver found"],
+        );
+    }
 
     let corrupt = dir.join("corrupt.safetensors");
     std::fs::write(&corrupt, b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();

@@ -64,3 +64,51 @@ impl fmt::Display for Device {
         }
     }
 }
+
+/// Parses the names `Display` writes, as `torch.device` does: `cpu`, `cuda` (GPU 0) and
+/// `cuda:N`. Parsing does not check that the device exists (`check_available` does).
+impl std::str::FromStr for Device {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Device> {
+        let bad = || Error::Arg {
+            op: "Device::from_str",
+            msg: format!("unknown device {s:?}: expected cpu, cuda or cuda:N"),
+        };
+        match s.trim() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            t => match t.strip_prefix("cuda:") {
+                Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    n.parse().map(Device::Cuda).map_err(|_| bad())
+                }
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_it_prints() {
+        for d in [Device::Cpu, Device::Cuda(0), Device::Cuda(3)] {
+            assert_eq!(d.to_string().parse::<Device>().unwrap(), d);
+        }
+        assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
+        for bad in [
+            "",
+            "gpu",
+            "cuda:",
+            "cuda:-1",
+            "cuda:x",
+            "CPU",
+            "cuda:99999999999999999999999",
+        ] {
+            let e = bad.parse::<Device>().unwrap_err().to_string();
+            assert!(e.contains("unknown device") && e.contains("cuda:N"), "{bad:?}: {e}");
+        }
+    }
+}

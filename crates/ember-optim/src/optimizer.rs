@@ -297,9 +297,15 @@ impl<C: GroupConfig> Optimizer for Optim<C> {
                     ),
                 });
             }
-            new_state[i]
-                .buffers
-                .insert(name.to_string(), t.to_dtype(params[i].dtype())?.copy());
+            // the parameter's dtype and device (a checkpoint loads on the CPU; the model may
+            // be on a GPU), as PyTorch casts optimizer state to its parameter's
+            let t = t.to_dtype(params[i].dtype())?;
+            let t = if t.device() == params[i].device() {
+                t.copy()
+            } else {
+                t.to(params[i].device())?
+            };
+            new_state[i].buffers.insert(name.to_string(), t);
         }
         let mut groups: Vec<C> = self.groups.iter().map(|g| g.config.clone()).collect();
         for (k, &v) in &s.scalars {

@@ -14,7 +14,7 @@ mod source;
 mod trainer;
 
 pub use checkpoint::Checkpoint;
-pub use evaluate::{confusion_matrix, evaluate, predict, EvalResult, LossFn};
+pub use evaluate::{batch_on, confusion_matrix, evaluate, model_device, predict, EvalResult, LossFn};
 pub use history::{read_run_log, EpochMetrics, RunLog};
 pub use source::BatchSource;
 pub use trainer::{checkpoint_in, human_line, FitReport, Report, Trainer, CHECKPOINT_FILE, PLOT_FILE, RUN_LOG_FILE};

@@ -225,7 +225,11 @@ impl<'a> Trainer<'a> {
 
     /// The model's output for one input batch (eval mode, no grad).
     pub fn predict_batch(&self, x: &Tensor) -> Result<Tensor> {
-        inference(self.model, || self.model.forward(x))
+        let device = evaluate::model_device(self.model);
+        inference(self.model, || match x.device() == device {
+            true => self.model.forward(x),
+            false => self.model.forward(&x.to(device)?),
+        })
     }
 
     fn each_callback(
@@ -352,6 +356,8 @@ impl<'a> Trainer<'a> {
         let mut stop = false;
         self.each_callback(&pos, &mut stop, |cb, ctx| cb.on_train_begin(ctx))?;
         let n_batches = train.batches_per_epoch();
+        // batches go where the model is (after `model.to_device(..)`)
+        let device = evaluate::model_device(self.model);
         // for the time-left estimate: batches and seconds in this process
         let (mut timed_batches, mut timed_examples, mut timed_secs) = (0usize, 0usize, 0f64);
         while pos.epoch < self.epochs && !stop {
@@ -365,7 +371,7 @@ impl<'a> Trainer<'a> {
                 let asked = Instant::now();
                 let Some(batch) = batches.next() else { break };
                 add_bits(&mut pos.data_wait_seconds, asked.elapsed().as_secs_f64());
-                let (x, y) = batch?;
+                let (x, y) = evaluate::batch_on(batch?, device)?;
                 let out = self.model.forward(&x)?;
                 let loss = (self.loss_fn)(&out, &y)?;
                 let loss_v = loss.item()?;
