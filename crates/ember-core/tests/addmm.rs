@@ -64,19 +64,12 @@ fn other_biases_broadcast_as_an_add() {
         );
     }
     // integers take the unfused path
-    let ai = Tensor::arange(0.0, 6.0, 1.0)
-        .unwrap()
-        .to_dtype(DType::I64)
-        .unwrap()
-        .reshape(&[2, 3])
-        .unwrap();
-    let bi = Tensor::arange(0.0, 12.0, 1.0)
-        .unwrap()
-        .to_dtype(DType::I64)
-        .unwrap()
-        .reshape(&[3, 4])
-        .unwrap();
-    let biasi = Tensor::arange(0.0, 4.0, 1.0).unwrap().to_dtype(DType::I64).unwrap();
+    let ints = |shape: &[isize]| {
+        let len = shape.iter().product::<isize>() as f64;
+        let t = Tensor::arange(0.0, len, 1.0).unwrap().to_dtype(DType::I64).unwrap();
+        t.reshape(shape).unwrap()
+    };
+    let (ai, bi, biasi) = (ints(&[2, 3]), ints(&[3, 4]), ints(&[4]));
     let want = ai.matmul(&bi).unwrap().add(&biasi).unwrap();
     assert_eq!(
         biasi.addmm(&ai, &bi).unwrap().to_vec::<i64>().unwrap(),

@@ -226,9 +226,12 @@ impl<'a> Trainer<'a> {
     /// The model's output for one input batch (eval mode, no grad).
     pub fn predict_batch(&self, x: &Tensor) -> Result<Tensor> {
         let device = evaluate::model_device(self.model);
-        inference(self.model, || match x.device() == device {
-            true => self.model.forward(x),
-            false => self.model.forward(&x.to(device)?),
+        inference(self.model, || {
+            if x.device() == device {
+                self.model.forward(x)
+            } else {
+                self.model.forward(&x.to(device)?)
+            }
         })
     }
 

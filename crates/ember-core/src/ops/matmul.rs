@@ -62,58 +62,19 @@ fn batched_gemm<T: 'static + Copy + Default + Send + Sync + std::ops::Add<Output
     one: T,
     zero: T,
 ) -> Vec<T> {
-    let mut c = product_only(a, la, b, lb, batch, (m, k, n), one, zero);
-    if let Some(row) = bias {
-        assert_eq!(row.len(), n, "matmul: bias length");
-        add_bias_rows(&mut c, row);
-    }
-    c
-}
-
-/// `rows[i, :] += bias` for every row of the row-major `rows` (row length `bias.len()`), in
-/// parallel over blocks of rows when there are many.
-fn add_bias_rows<T: Copy + Send + Sync + std::ops::Add<Output = T>>(rows: &mut [T], bias: &[T]) {
-    let n = bias.len();
-    if n == 0 {
-        return;
-    }
-    let add = |block: &mut [T]| {
-        for row in block.chunks_exact_mut(n) {
-            for (v, &b) in row.iter_mut().zip(bias) {
-                *v = *v + b;
-            }
-        }
-    };
-    let threads = rayon::current_num_threads();
-    if rows.len() < 1 << 16 || threads < 2 {
-        return add(rows);
-    }
-    use rayon::prelude::*;
-    let per = (rows.len() / n).div_ceil(4 * threads).max(1) * n;
-    rows.par_chunks_mut(per).for_each(add);
-}
-
-/// `batched_gemm` without a bias.
-#[allow(clippy::too_many_arguments)]
-fn product_only<T: 'static + Copy + Default + Send + Sync>(
-    a: &[T],
-    la: &Layout,
-    b: &[T],
-    lb: &Layout,
-    batch: &[usize],
-    (m, k, n): (usize, usize, usize),
-    one: T,
-    zero: T,
-) -> Vec<T> {
+    assert!(bias.is_none_or(|row| row.len() == n), "matmul: bias length");
     let nb: usize = batch.iter().product();
     if m == 0 || n == 0 || k == 0 {
         // gemm may not touch the output when there is nothing to sum: the product is zeros
-        return vec![T::default(); nb * m * n];
+        let mut c = vec![T::default(); nb * m * n];
+        if let Some(row) = bias {
+            add_bias_rows(&mut c, row);
+        }
+        return c;
     }
     // gemm (read_dst = false) writes every element of each m x n block, so the output needs no
     // zero-fill pass; the buffer is only reached through raw pointers until then.
     let mut c: Vec<T> = Vec::with_capacity(nb * m * n);
-    let c_ptr = c.as_mut_ptr() as usize;
     let batch_strides = |l: &Layout| -> Vec<usize> { l.strides[..batch.len()].to_vec() };
     let (sa, sb) = (batch_strides(la), batch_strides(lb));
     // operand offsets of every batch entry, in row-major batch order
@@ -167,20 +128,45 @@ fn product_only<T: 'static + Copy + Default + Send + Sync>(
         // many small products (attention heads): one thread per product beats threads inside
         // each, whose fork-join costs more than the product itself
         use rayon::prelude::*;
-        offsets.par_iter().enumerate().for_each(|(bi, &mats)| {
-            // SAFETY: block bi (m * n elements from bi * m * n) lies inside `c`'s capacity, and
-            // each task writes only its own block.
-            one_product(mats, unsafe { (c_ptr as *mut T).add(bi * m * n) }, Parallelism::None)
-        });
+        c.spare_capacity_mut()
+            .par_chunks_mut(m * n)
+            .zip(offsets.par_iter())
+            .for_each(|(block, &mats)| one_product(mats, block.as_mut_ptr().cast::<T>(), Parallelism::None));
     } else {
         for (bi, &mats) in offsets.iter().enumerate() {
             // SAFETY: bi * m * n + m * n <= capacity.
-            one_product(mats, unsafe { (c_ptr as *mut T).add(bi * m * n) }, par);
+            one_product(mats, unsafe { c.as_mut_ptr().add(bi * m * n) }, par);
         }
     }
     // SAFETY: every one of the nb blocks of m * n elements was written by gemm above.
     unsafe { c.set_len(nb * m * n) };
+    if let Some(row) = bias {
+        add_bias_rows(&mut c, row);
+    }
     c
+}
+
+/// `rows[i, :] += bias` for every row of the row-major `rows` (row length `bias.len()`), in
+/// parallel over blocks of rows when there are many.
+fn add_bias_rows<T: Copy + Send + Sync + std::ops::Add<Output = T>>(rows: &mut [T], bias: &[T]) {
+    let n = bias.len();
+    if n == 0 {
+        return;
+    }
+    let add = |block: &mut [T]| {
+        for row in block.chunks_exact_mut(n) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                *v = *v + b;
+            }
+        }
+    };
+    let threads = rayon::current_num_threads();
+    if rows.len() < 1 << 16 || threads < 2 {
+        return add(rows);
+    }
+    use rayon::prelude::*;
+    let per = (rows.len() / n).div_ceil(4 * threads).max(1) * n;
+    rows.par_chunks_mut(per).for_each(add);
 }
 
 /// The integer product PyTorch also offers on CPU (gemm has no integer kernels): a plain loop

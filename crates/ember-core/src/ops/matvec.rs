@@ -78,10 +78,10 @@ pub(crate) fn try_matvec(
 impl Tensor {
     /// `self + a @ b` for 2-D `a` `[m, k]` and `b` `[k, n]`, `self` broadcastable to `[m, n]`
     /// (`torch.addmm(self, a, b)` with unit scale factors). With a 1-D bias on f32/f64 CPU
-    /// tensors the bias is added inside the product (the matrix-vector kernel at batch 1, gemm
-    /// reading rows preset to the bias otherwise), the same values as a separate add without
-    /// its pass over the output; everything else (and anything that records gradients) is
-    /// `a.matmul(b)?.add(self)`.
+    /// tensors the bias is added inside the product (fused into the matrix-vector kernel at
+    /// batch 1, added to the gemm output in place otherwise), the same values as a separate
+    /// add without its second output buffer; everything else (and anything that records
+    /// gradients) is `a.matmul(b)?.add(self)`.
     ///
     /// ```
     /// use ember_core::Tensor;
