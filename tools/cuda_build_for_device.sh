@@ -6,6 +6,9 @@
 #
 #   bash tools/cuda_device_check.sh .gpu
 #   .gpu/ember-bench --device cuda && python3 tools/bench_torch_cuda.py
+#
+# or all of it, and the opt-in paths measured, in one call: `bash tools/cuda_gpu_session.sh`
+# (with the device tool: carry `.gpupack`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-.gpu}"
@@ -26,6 +29,12 @@ for line in sys.stdin:
         print("built", name)
 ' "$out"
 cargo build --release -p ember-bench --features cuda
-cp "$CARGO_TARGET_DIR/release/ember-bench" "$out/"
+cargo build --release -p ember-cli --features cuda
+cp "$CARGO_TARGET_DIR/release/ember-bench" "$CARGO_TARGET_DIR/release/ember" "$out/"
 strip "$out"/* 2>/dev/null || true
 ls -la "$out"
+# the device tool carries at most 64 MiB with the working tree: ship the binaries gzipped
+# (about 17 MB) as `.gpupack/gpu.tgz`; tools/cuda_gpu_session.sh unpacks them into .gpu/
+mkdir -p .gpupack
+tar czf .gpupack/gpu.tgz -C "$(dirname "$out")" "$(basename "$out")"
+ls -la .gpupack

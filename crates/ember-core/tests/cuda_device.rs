@@ -28,6 +28,9 @@ fn same_on(dev: Device, tol: f64, f: impl Fn(Device) -> Result<Tensor>) -> Resul
     Ok(())
 }
 
+/// (input shape, normalized_shape, affine, input transposed, dtype) of a layer norm test case.
+type LayerNormCase = (&'static [usize], &'static [usize], bool, bool, DType);
+
 fn seeded(shape: &[usize], seed: u64) -> Tensor {
     let mut g = ember_core::Generator::new(seed);
     Tensor::randn_with(shape, &mut g)
@@ -172,6 +175,21 @@ device_tests! {
         Ok(())
     }
 
+    fn half_precision_products_match_cpu(dev) {
+        // f16/bf16 products (tensor cores on a GPU; through cuBLASLt when EMBER_CUBLASLT=1):
+        // plain, transposed operands, batched with a broadcast right side, shapes off the tile
+        // sizes. Both sides accumulate in f32 and round once, so they differ by an ulp or so.
+        for dt in [DType::F16, DType::BF16] {
+            let tol = if dt == DType::BF16 { 2e-2 } else { 4e-3 };
+            let h = |shape: &[usize], seed: u64, d: Device| seeded(shape, seed).to_dtype(dt)?.to(d);
+            same_on(dev, tol, |d| h(&[33, 70], 90, d)?.matmul(&h(&[70, 17], 91, d)?))?;
+            same_on(dev, tol, |d| h(&[70, 33], 92, d)?.t().matmul(&h(&[17, 70], 93, d)?.t()))?;
+            same_on(dev, tol, |d| h(&[3, 9, 64], 94, d)?.matmul(&h(&[64, 40], 95, d)?))?;
+            same_on(dev, tol, |d| h(&[2, 3, 16, 8], 96, d)?.matmul(&h(&[2, 3, 8, 24], 97, d)?))?;
+        }
+        Ok(())
+    }
+
     fn autocast_runs_matmul_in_bf16(dev) {
         let a = seeded(&[4, 8], 50).to(dev)?;
         let b = seeded(&[8, 3], 51).to(dev)?;
@@ -212,6 +230,41 @@ device_tests! {
                 }
                 let mut parts = vec![p, m, v];
                 parts.extend(vmax);
+                Tensor::cat(&parts, 0)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn fused_layer_norm_matches_cpu(dev) {
+        // the GPU kernels are opt-in until this test has passed on a GPU (cuda/ops/norm.rs)
+        ember_core::cuda::set_fused_layer_norm(true);
+        // (shape, normalized_shape, affine, input transposed, dtype): W6's rows of 256, a row
+        // longer than a block, rows shorter than a warp, no affine, a transposed input, f64
+        let cases: [LayerNormCase; 6] = [
+            (&[16, 128, 256], &[256], true, false, DType::F32),
+            (&[3, 1000], &[1000], true, false, DType::F32),
+            (&[7, 5, 3], &[5, 3], true, false, DType::F32),
+            (&[64, 40], &[40], false, false, DType::F32),
+            (&[24, 10], &[24], true, true, DType::F32),
+            (&[9, 300], &[300], true, false, DType::F64),
+        ];
+        for (k, (shape, ns, affine, strided, dt)) in cases.into_iter().enumerate() {
+            let tol = if dt == DType::F64 { 1e-10 } else { 2e-5 };
+            same_on(dev, tol, |d| {
+                let leaf = seeded(shape, 40 + k as u64).mul_scalar(3.0)?.add_scalar(1.5)?.to_dtype(dt)?;
+                let leaf = leaf.to(d)?.requires_grad_(true);
+                let x = if strided { leaf.t() } else { leaf.clone() };
+                let w = affine.then(|| seeded(ns, 50).to_dtype(dt).unwrap().to(d).unwrap().requires_grad_(true));
+                let b = affine.then(|| seeded(ns, 51).to_dtype(dt).unwrap().to(d).unwrap().requires_grad_(true));
+                let y = x.layer_norm(ns, w.as_ref(), b.as_ref(), 1e-5)?;
+                assert_eq!(y.grad_fn_name(), Some("layer_norm"), "case {k}: the fused path ran");
+                let g = seeded(y.shape(), 60).to_dtype(dt)?.to(d)?;
+                y.mul(&g)?.sum_all().backward()?;
+                let mut parts = vec![y.detach().flatten(0, -1)?, leaf.grad().expect("dx").flatten(0, -1)?];
+                for p in [w, b].into_iter().flatten() {
+                    parts.push(p.grad().expect("dw / db").flatten(0, -1)?);
+                }
                 Tensor::cat(&parts, 0)
             })?;
         }

@@ -22,8 +22,12 @@ fn sync(dev: Device) -> Result<()> {
 
 pub fn run(id: &str, threads: usize, dev: Device) {
     // the opt-in GPU paths that still wait for a GPU run to be measured (see the README)
-    if std::env::var("EMBER_BENCH_FUSED_ADAM").as_deref() == Ok("1") {
+    let opted_in = |name: &str| std::env::var(name).as_deref() == Ok("1");
+    if opted_in("EMBER_BENCH_FUSED_ADAM") {
         ember_core::cuda::set_fused_adam(true);
+    }
+    if opted_in("EMBER_BENCH_FUSED_LAYER_NORM") {
+        ember_core::cuda::set_fused_layer_norm(true);
     }
     let r = match id {
         "W1" => w1(threads, dev),

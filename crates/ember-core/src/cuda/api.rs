@@ -147,6 +147,21 @@ pub fn fused_adam() -> bool {
     FUSED_ADAM.load(Ordering::Relaxed)
 }
 
+static FUSED_LAYER_NORM: AtomicBool = AtomicBool::new(false);
+
+/// Let `Tensor::layer_norm` on f32/f64 GPU tensors run the fused kernels (one launch forward,
+/// three backward, instead of about thirty for the composite). Off by default: the kernels were
+/// written without a GPU to run them on (see `cuda/ops/norm.rs`); off, GPU tensors take the
+/// composite, which is tested on GPUs.
+pub fn set_fused_layer_norm(enabled: bool) {
+    FUSED_LAYER_NORM.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether GPU layer norms use the fused kernels (see [`set_fused_layer_norm`]).
+pub fn fused_layer_norm() -> bool {
+    FUSED_LAYER_NORM.load(Ordering::Relaxed)
+}
+
 #[cfg(not(feature = "cuda"))]
 fn no_backend(op: &'static str, ordinal: usize) -> Error {
     Error::Device {

@@ -23,6 +23,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("rng", include_str!("kernels/rng.cu")),
     ("matmul", include_str!("kernels/matmul.cu")),
     ("optim", include_str!("kernels/optim.cu")),
+    ("norm", include_str!("kernels/norm.cu")),
 ];
 
 /// The full text NVRTC compiles for module `name` (the common header plus the file).
@@ -69,6 +70,7 @@ pub fn module_of(kernel: &str) -> Option<&'static str> {
         ("rand_", "rng"),
         ("matmul_int_", "matmul"),
         ("adam_", "optim"),
+        ("layer_norm", "norm"),
     ];
     prefixes.iter().find(|(p, _)| kernel.starts_with(p)).map(|(_, m)| *m)
 }

@@ -184,6 +184,10 @@ pub fn launched_kernel_names() -> Vec<&'static str> {
             "rand_uniform",
             "rand_normal",
             "arange",
+            "layer_norm",
+            "layer_norm_dx",
+            "layer_norm_wb_partial",
+            "layer_norm_wb_final",
         ] {
             v.push(leak(format!("{k}_{s}")));
         }

@@ -15,7 +15,9 @@
 //!
 //! which runs as a fused kernel when the backward pass is not itself recorded; when it is
 //! (double backward) the same formulas run as Tensor ops on statistics recomputed from the
-//! input, so they stay connected to it. f16/bf16, CUDA and empty inputs take the composite
+//! input, so they stay connected to it. On a GPU the same fused path runs the kernels of
+//! `cuda/ops/norm.rs` once `cuda::set_fused_layer_norm(true)` is set (opt-in until they have
+//! run on a GPU). f16/bf16, empty inputs and GPU tensors without the switch take the composite
 //! ([`layer_norm_composite`]), which is also the reference the kernels are tested against.
 
 use crate::autograd::{is_grad_enabled, needs_grad, record, SavedTensor};
@@ -224,13 +226,24 @@ macro_rules! slice_of {
     };
 }
 
-/// The fused forward on CPU f32/f64: `(y, mean, rstd)` with `mean`/`rstd` of shape `[rows]`.
-fn fused_forward(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, d: usize, eps: f64) -> (Tensor, Tensor, Tensor) {
+/// The fused forward on f32/f64 (CPU, or a GPU's kernels): `(y, mean, rstd)` with
+/// `mean`/`rstd` of shape `[rows]`.
+fn fused_forward(
+    x: &Tensor,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    d: usize,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let (xc, wc, bc) = (
         x.contiguous_data(),
         w.map(|t| t.contiguous_data()),
         b.map(|t| t.contiguous_data()),
     );
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::norm::forward(&xc, wc.as_ref(), bc.as_ref(), d, eps);
+    }
     let rows = x.numel() / d;
     let (gx, gw, gb) = (xc.read(), wc.as_ref().map(|t| t.read()), bc.as_ref().map(|t| t.read()));
     macro_rules! run {
@@ -254,11 +267,11 @@ fn fused_forward(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, d: usize, e
     } else {
         run!(F64, f64)
     };
-    (
+    Ok((
         Tensor::from_storage(y, x.shape()),
         Tensor::from_storage(m, &[rows]),
         Tensor::from_storage(r, &[rows]),
-    )
+    ))
 }
 
 /// The fused gradients `(dx if want_dx, dw, db)`, dw/db of shape `normalized_shape`.
@@ -270,9 +283,13 @@ fn fused_backward(
     rstd: &Tensor,
     ns: &[usize],
     want_dx: bool,
-) -> (Option<Tensor>, Tensor, Tensor) {
+) -> Result<(Option<Tensor>, Tensor, Tensor)> {
     let d: usize = ns.iter().product();
     let (xc, gc, wc) = (x.contiguous_data(), g.contiguous_data(), w.map(|t| t.contiguous_data()));
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::norm::backward(&xc, &gc, wc.as_ref(), mean, rstd, ns, want_dx);
+    }
     let (gx, gg, gw, gm, gr) = (
         xc.read(),
         gc.read(),
@@ -299,11 +316,11 @@ fn fused_backward(
         }};
     }
     let (dx, dw, db) = if x.dtype() == DType::F32 { run!(F32) } else { run!(F64) };
-    (
+    Ok((
         dx.map(|s| Tensor::from_storage(s, x.shape())),
         Tensor::from_storage(dw, ns),
         Tensor::from_storage(db, ns),
-    )
+    ))
 }
 
 /// The gradient rule with Tensor ops, differentiable again (for double backward): statistics
@@ -353,19 +370,20 @@ impl Tensor {
     ) -> Result<Tensor> {
         let dims = check(self, normalized_shape, weight, bias)?;
         let dt = self.dtype();
+        let dev = self.device();
         let fused = matches!(dt, DType::F32 | DType::F64)
-            && self.device().is_cpu()
+            && (dev.is_cpu() || (dev.is_cuda() && crate::cuda::fused_layer_norm()))
             && self.numel() > 0
             && [weight, bias]
                 .iter()
                 .flatten()
-                .all(|t| t.dtype() == dt && t.device().is_cpu())
+                .all(|t| t.dtype() == dt && t.device() == dev)
             && crate::amp::autocast_dtype().is_none();
         if !fused {
             return composite(self, &dims, weight, bias, eps);
         }
         let d: usize = normalized_shape.iter().product();
-        let (y, mean, rstd) = fused_forward(self, weight, bias, d, eps);
+        let (y, mean, rstd) = fused_forward(self, weight, bias, d, eps)?;
         let inputs: Vec<&Tensor> = std::iter::once(self).chain(weight).chain(bias).collect();
         if !needs_grad(&inputs) {
             return Ok(y);
@@ -387,7 +405,7 @@ impl Tensor {
                     let (dx, dw, db) = composite_grads(x, g, w, &dims, eps)?;
                     (Some(dx), dw, db)
                 } else {
-                    fused_backward(x, g, w, &mean, &rstd, &ns, need[0])
+                    fused_backward(x, g, w, &mean, &rstd, &ns, need[0])?
                 };
                 let mut out = vec![dx.filter(|_| need[0])];
                 if w.is_some() {

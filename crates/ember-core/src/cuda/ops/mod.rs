@@ -28,6 +28,7 @@ pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod matmul_lt;
+pub(crate) mod norm;
 pub(crate) mod optim;
 pub(crate) mod pool;
 pub(crate) mod reduce;
