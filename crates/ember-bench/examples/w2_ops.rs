@@ -9,6 +9,10 @@
 //! then reads from memory, not L3); a larger parallel chunk, handing each output the large
 //! block freed last (a LIFO cache in front of malloc), and letting the operators write into
 //! an owned temporary (`a * b + c` reusing the product's buffer) changed nothing measurable.
+//! Running large elementwise outputs on the pair helper (`cpu/pair.rs`) instead of rayon did
+//! help W2 (1.06-1.10 against 1.25-1.46 ms, interleaved runs; rayon wakes a parked worker for
+//! every op), but cost W4 (2.38-2.42 vs 2.22 ms) and W5 (6.4 vs 5.0-6.1 ms): the helper spins
+//! for 200 us after each op on the core the next rayon GEMM needs. Not adopted.
 
 use ember_core::Tensor;
 use std::time::Instant;
