@@ -49,8 +49,8 @@ EMBER_BENCH_PHASES=1 step bench_torch 90 python3 tools/bench_torch_cuda.py
 
 # 3. the command-line tool on the GPU: train, then resume
 run_dir=$(mktemp -d)
-step train_gpu 40 .gpu/ember train mnist --device cuda --epochs 1 --limit-train 3200 --out "$run_dir" --json
-step resume_gpu 40 .gpu/ember train mnist --device cuda --epochs 2 --limit-train 3200 --out "$run_dir" --json --resume
+step train_gpu 40 .gpu/ember train mnist --device cuda --epochs 1 --limit-train 3200 --limit-test 1000 --out "$run_dir" --json
+step resume_gpu 40 .gpu/ember train mnist --device cuda --epochs 2 --limit-train 3200 --limit-test 1000 --out "$run_dir" --json --resume
 
 echo "==== summary"
 printf '%s\n' "${summary[@]}" | tee "$log/summary.txt"
