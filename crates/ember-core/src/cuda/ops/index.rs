@@ -2,7 +2,7 @@
 //! on the device: a kernel that meets an index out of range skips it and raises a flag, which
 //! is read back (one synchronization) and turned into the same `Err` the CPU path gives.
 
-use super::{contiguous, gpu_of, ptr, tensor};
+use super::{contiguous, first_elem, gpu_of, ptr, tensor};
 use crate::cuda::api::not_on_cuda;
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::device::Gpu;
@@ -22,10 +22,6 @@ fn index_i64(op: &'static str, index: &Tensor) -> Result<Tensor> {
             msg: format!("index must be an integer tensor (i64 or i32), got {d}"),
         }),
     }
-}
-
-fn first_elem(t: &Tensor) -> Result<u64> {
-    Ok(ptr(t)? + (t.offset() * t.dtype().size_in_bytes()) as u64)
 }
 
 /// A zeroed device int the kernels set when they meet a bad index.

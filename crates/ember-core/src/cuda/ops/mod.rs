@@ -68,6 +68,11 @@ pub(crate) fn ptr(t: &Tensor) -> Result<u64> {
     Ok(buffer(t)?.ptr())
 }
 
+/// The device address of a tensor's first element: its storage's address plus the view's offset.
+pub(crate) fn first_elem(t: &Tensor) -> Result<u64> {
+    Ok(ptr(t)? + (t.offset() * t.dtype().size_in_bytes()) as u64)
+}
+
 pub(crate) fn gpu_of(t: &Tensor) -> Result<&Arc<Gpu>> {
     Ok(&buffer(t)?.gpu)
 }

@@ -4,19 +4,16 @@
 //! device test `fused_layer_norm_matches_cpu` has passed on a GPU: written in a session without
 //! one, these kernels are compiled by NVRTC in CI but have not run.
 
-use super::{gpu_of, ptr, tensor};
+use super::{first_elem, gpu_of, tensor};
 use crate::cuda::buffer::DeviceBuffer;
 use crate::cuda::launch::{grid, rows_grid, suffix};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-/// The device address of `t`'s first element; 0 (the kernels' "absent") for `None`.
-fn first(t: Option<&Tensor>) -> Result<u64> {
-    match t {
-        Some(t) => Ok(ptr(t)? + (t.offset() * t.dtype().size_in_bytes()) as u64),
-        None => Ok(0),
-    }
+/// The device address of an optional operand's first element; 0 (the kernels' "absent") for `None`.
+fn first_or_null(t: Option<&Tensor>) -> Result<u64> {
+    Ok(t.map(first_elem).transpose()?.unwrap_or(0))
 }
 
 /// `(y, mean, rstd)` for contiguous `x` of `rows x d` (`mean`/`rstd` of shape `[rows]`);
@@ -37,7 +34,7 @@ pub(crate) fn forward(
         DeviceBuffer::alloc(g, dt, rows)?,
     );
     let (yp, mp, rp) = (y.ptr(), mean.ptr(), rstd.ptr());
-    let (xp, wp, bp) = (first(Some(x))?, first(w)?, first(b)?);
+    let (xp, wp, bp) = (first_elem(x)?, first_or_null(w)?, first_or_null(b)?);
     let (r64, d64) = (rows as i64, d as i64);
     let name = format!("layer_norm_{}", suffix(dt));
     // layer_norm_<T>(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, i64 rows, i64 d, T eps)
@@ -82,11 +79,11 @@ pub(crate) fn backward(
     let d: usize = ns.iter().product();
     let rows = x.numel() / d;
     let (xp, gp, wp, mp, rp) = (
-        first(Some(x))?,
-        first(Some(g))?,
-        first(w)?,
-        first(Some(mean))?,
-        first(Some(rstd))?,
+        first_elem(x)?,
+        first_elem(g)?,
+        first_or_null(w)?,
+        first_elem(mean)?,
+        first_elem(rstd)?,
     );
     let (r64, d64) = (rows as i64, d as i64);
     let dx = if want_dx {

@@ -6,7 +6,7 @@
 //! its CPU twin (`AdamStep::apply`) is tested, but it has not run on a GPU yet, so it stays off
 //! until `fused_adam_step_matches_cpu` (tests/cuda_device.rs) has passed on one.
 
-use super::{gpu_of, ptr};
+use super::{first_elem, gpu_of};
 use crate::cuda::launch::grid;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -32,11 +32,6 @@ struct AdamArgs {
 
 // SAFETY: plain old data with the C layout optim.cu declares.
 unsafe impl DeviceRepr for AdamArgs {}
-
-/// The device address of `t`'s first element.
-fn first(t: &Tensor) -> Result<u64> {
-    Ok(ptr(t)? + (t.offset() * t.dtype().size_in_bytes()) as u64)
-}
 
 /// See `Tensor::adam_step_`: `Ok(false)` where the kernel does not apply.
 pub(crate) fn adam_step(
@@ -80,8 +75,8 @@ pub(crate) fn adam_step(
         decay: i32::from(step.decay_factor.is_some()),
         maximize: i32::from(step.maximize),
     };
-    let (pp, mp, vp, gp) = (first(p)?, first(m)?, first(v)?, first(g)?);
-    let vmp = vmax.map(first).transpose()?.unwrap_or(0);
+    let (pp, mp, vp, gp) = (first_elem(p)?, first_elem(m)?, first_elem(v)?, first_elem(g)?);
+    let vmp = vmax.map(first_elem).transpose()?.unwrap_or(0);
     let n64 = n as i64;
     // adam_f32(float* p, float* m, float* v, float* vmax, const float* g, i64 n, AdamArgs a)
     launch!(
